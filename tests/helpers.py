@@ -1,0 +1,45 @@
+"""Helpers shared by the tests: running scripts, reading run folders."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from benchmarks.common import ALGOS
+
+
+def run_script(name: str, *cli_args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run algos/{name}.py through its real command line."""
+    return subprocess.run(
+        [sys.executable, str(ALGOS / f"{name}.py"), *cli_args],
+        cwd=cwd, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def run_dirs(log_dir: Path) -> list[Path]:
+    return sorted(path for path in log_dir.iterdir() if path.is_dir()) if log_dir.exists() else []
+
+
+def only_run_dir(log_dir: Path) -> Path:
+    dirs = run_dirs(log_dir)
+    assert len(dirs) == 1, f"expected one run folder in {log_dir}, found {dirs}"
+    return dirs[0]
+
+
+def read_summary(run_dir: Path) -> dict:
+    return json.loads((run_dir / "summary.json").read_text())
+
+
+def scalars(run_dir: Path) -> dict[str, list[float]]:
+    """TensorBoard scalars of a run folder: tag -> values in step order."""
+    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    events.Reload()
+    return {tag: [event.value for event in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def text_tags(run_dir: Path) -> list[str]:
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    return events.Tags()["tensors"]

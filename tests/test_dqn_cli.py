@@ -1,0 +1,114 @@
+"""algos/dqn.py through its real command line: runs, run folders, models, videos, bad input."""
+
+import pytest
+import torch
+
+from tests.helpers import only_run_dir, read_summary, run_dirs, run_script, scalars, text_tags
+
+SHORT_RUN = [
+    "--total-timesteps", "1200", "--learning-starts", "200", "--train-frequency", "10",
+    "--target-network-frequency", "100", "--eval-frequency", "600", "--eval-episodes", "2",
+    "--buffer-size", "1000", "--batch-size", "32",
+]
+SUMMARY_KEYS = {
+    "status", "eval_mean", "eval_std", "eval_returns", "global_step", "gradient_steps", "target_updates",
+    "train_seconds", "sps", "run_dir", "model_file", "args",
+}
+SCALAR_TAGS = {
+    "charts/episodic_return", "charts/episodic_length", "charts/SPS", "charts/epsilon",
+    "losses/td_loss", "losses/q_values", "eval/episodic_return",
+}
+
+
+def test_help_lists_every_option_with_its_docstring():
+    result = run_script("dqn", "--help", cwd=".")
+    assert result.returncode == 0
+    for option in ("--env-id", "--num-envs", "--total-timesteps", "--device", "--model-path", "--loss", "--tau"):
+        assert option in result.stdout
+    assert "replay buffer capacity in transitions" in result.stdout
+
+
+@pytest.mark.parametrize("num_envs", ["1", "4"])
+def test_short_run_trains_updates_target_and_evaluates(tmp_path, num_envs):
+    result = run_script("dqn", *SHORT_RUN, "--num-envs", num_envs, "--log-dir", "runs", "--no-progress", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    run_dir = only_run_dir(tmp_path / "runs")
+    assert run_dir.name.startswith("CartPole-v1__dqn__1__")
+    summary = read_summary(run_dir)
+    assert set(summary) == SUMMARY_KEYS
+    assert summary["status"] == "completed" and summary["global_step"] == 1200
+    # both step counts are over all env copies, so 4 copies do the same number of updates
+    assert summary["gradient_steps"] == (1200 - 200) // 10
+    assert summary["target_updates"] == (1200 - 200) // 100
+    assert len(summary["eval_returns"]) == 2
+    tags = scalars(run_dir)
+    assert SCALAR_TAGS <= set(tags)
+    assert len(tags["eval/episodic_return"]) == 2  # at 600 steps and at the end
+    assert "hyperparameters/text_summary" in text_tags(run_dir)
+    assert list(run_dir.glob("events.out.tfevents.*"))
+
+
+def test_saved_model_reloads_and_evaluates_alone(tmp_path):
+    trained = run_script("dqn", *SHORT_RUN, "--save-model", "--no-progress", cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    first = read_summary(only_run_dir(tmp_path / "runs"))
+    assert first["model_file"] and (tmp_path / first["model_file"]).is_file()
+
+    evaluated = run_script(
+        "dqn", "--model-path", first["model_file"], "--total-timesteps", "0", "--eval-episodes", "2",
+        "--log-dir", "eval_runs", "--no-progress", cwd=tmp_path,
+    )
+    assert evaluated.returncode == 0, evaluated.stderr
+    second = read_summary(only_run_dir(tmp_path / "eval_runs"))
+    assert second["global_step"] == 0 and second["gradient_steps"] == 0
+    # the same greedy network on the same evaluation seeds gives the same returns
+    assert second["eval_returns"] == first["eval_returns"]
+
+
+def test_capture_video_writes_an_mp4_of_evaluation(tmp_path):
+    result = run_script(
+        "dqn", "--total-timesteps", "0", "--eval-episodes", "1", "--capture-video", "--no-progress", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    run_dir = only_run_dir(tmp_path / "runs")
+    videos = list((tmp_path / "videos" / run_dir.name).glob("*.mp4"))
+    assert videos and videos[0].stat().st_size > 1000
+
+
+@pytest.fixture(scope="module")
+def cartpole_model(tmp_path_factory, dqn):
+    log_dir = tmp_path_factory.mktemp("model")
+    result = dqn.train(dqn.Args(total_timesteps=0, eval_episodes=1, save_model=True, log_dir=str(log_dir), progress=False))
+    return result["model_file"]
+
+
+BAD_INPUT = {
+    "unknown env id": (["--env-id", "CartPole-v9"], "did you mean CartPole-v1"),
+    "box action space": (["--env-id", "Pendulum-v1"], "ddpg.py"),
+    "no env copies": (["--num-envs", "0"], "--num-envs must be positive"),
+    "negative steps": (["--total-timesteps", "-5"], "--total-timesteps must be >= 0"),
+    "batch over buffer": (["--batch-size", "256", "--buffer-size", "100"], "larger than --buffer-size"),
+    "missing device": (["--device", "cuda" if not torch.cuda.is_available() else "cuda:99"], "not available"),
+    "unknown device": (["--device", "tpu"], "unknown device"),
+    "missing model": (["--model-path", "nowhere/model.pt"], "no such file"),
+    "not a model": (["--model-path", "pyproject.toml"], "not a model saved by dqn.py"),
+}
+
+
+@pytest.mark.parametrize("cli_args, message", BAD_INPUT.values(), ids=BAD_INPUT.keys())
+def test_bad_input_is_one_line_and_exit_status_2(tmp_path, cli_args, message):
+    (tmp_path / "pyproject.toml").write_text("[project]\n")
+    assert_rejected(run_script("dqn", *cli_args, "--capture-video", cwd=tmp_path), message, tmp_path)
+
+
+def test_model_of_another_env_is_rejected(tmp_path, cartpole_model):
+    result = run_script("dqn", "--env-id", "Acrobot-v1", "--model-path", cartpole_model, cwd=tmp_path)
+    assert_rejected(result, "was trained on CartPole-v1, not Acrobot-v1", tmp_path)
+
+
+def assert_rejected(result, message: str, cwd) -> None:
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert not run_dirs(cwd / "runs") and not (cwd / "videos").exists()

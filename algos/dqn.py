@@ -243,6 +243,15 @@ def load_model(q_network: nn.Module, path: str, args: Args, device: torch.device
     q_network.load_state_dict(checkpoint["q_network"])
 
 
+def unique_run_name(args: Args) -> str:
+    run_name = base_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    copies = 0
+    while os.path.exists(os.path.join(args.log_dir, run_name)):  # same run started within a second
+        copies += 1
+        run_name = f"{base_name}_{copies}"
+    return run_name
+
+
 def write_json_atomically(path: str, data: dict) -> None:
     with open(path + ".tmp", "w") as file:
         json.dump(data, file, indent=2)
@@ -283,7 +292,7 @@ def train(args: Args) -> dict:
         n_envs=args.num_envs, handle_timeout_termination=False,
     )
 
-    run_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    run_name = unique_run_name(args)
     run_dir = os.path.join(args.log_dir, run_name)
     writer = SummaryWriter(run_dir)
     writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in asdict(args).items()))

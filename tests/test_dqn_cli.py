@@ -112,3 +112,15 @@ def assert_rejected(result, message: str, cwd) -> None:
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert "Traceback" not in result.stderr
     assert not run_dirs(cwd / "runs") and not (cwd / "videos").exists()
+
+
+def test_non_finite_loss_stops_training_and_keeps_the_logs(tmp_path):
+    # Adam moves each weight by about the learning rate: 1e30 overflows float32 in a step or two.
+    result = run_script("dqn", *SHORT_RUN, "--learning-rate", "1e30", "--no-progress", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "non-finite loss at step" in result.stderr and "Traceback" not in result.stderr
+    run_dir = only_run_dir(tmp_path / "runs")
+    summary = read_summary(run_dir)
+    assert summary["status"].startswith("non-finite loss at step") and summary["eval_mean"] is None
+    assert 200 < summary["global_step"] < 1200
+    assert "charts/episodic_return" in scalars(run_dir)

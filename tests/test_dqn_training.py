@@ -29,3 +29,9 @@ def test_cuda_run_keeps_network_and_batches_on_the_gpu(dqn, tmp_path):
     assert result["status"] == "completed" and result["gradient_steps"] > 0
     assert next(result["q_network"].parameters()).is_cuda
     assert result["replay_buffer"].sample(4).observations.is_cuda
+
+
+def test_default_hyperparameters_balance_cartpole_within_50k_steps(dqn, tmp_path):
+    result = dqn.train(dqn.Args(seed=1, total_timesteps=50_000, log_dir=str(tmp_path), progress=False, device="cpu"))
+    # a random policy averages about 22; the cap is 500
+    assert result["eval_mean"] >= 400, result["eval_returns"]

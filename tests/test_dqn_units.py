@@ -57,3 +57,24 @@ def test_q_network_shapes(dqn):
     network = dqn.QNetwork(obs_dim=4, n_actions=3, hidden_sizes=(16, 8))
     assert network(torch.zeros(5, 4)).shape == (5, 3)
     assert [m.out_features for m in network if isinstance(m, nn.Linear)] == [16, 8, 3]
+
+
+def test_numpy_greedy_policy_matches_the_network_and_follows_its_training(dqn):
+    torch.manual_seed(0)
+    network = dqn.QNetwork(obs_dim=4, n_actions=3, hidden_sizes=(32, 16))
+    policy = dqn.greedy_policy(network, torch.device("cpu"))
+    obs = torch.randn(256, 4)
+
+    def torch_greedy():
+        with torch.no_grad():
+            return network(obs).argmax(dim=1).numpy()
+
+    assert (policy(obs.numpy()) == torch_greedy()).all()
+    before = policy(obs.numpy())
+    optimizer = torch.optim.Adam(network.parameters(), lr=0.1, fused=True)
+    for _ in range(20):  # push action 0 up everywhere
+        optimizer.zero_grad()
+        (-network(obs)[:, 0].mean()).backward()
+        optimizer.step()
+    after = policy(obs.numpy())
+    assert (after != before).any() and (after == torch_greedy()).all()

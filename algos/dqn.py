@@ -1,8 +1,9 @@
 """DQN (Mnih et al. 2015, "Human-level control through deep reinforcement learning").
 
 Q-learning with a neural network: ε-greedy actions from a vectorized env go into a replay
-buffer; minibatches regress Q(s, a) onto r + γ (1 − terminated) max_a' Q_target(s', a'),
-where Q_target is a periodically synced copy of the online network.
+buffer (stable-baselines3's); minibatches regress Q(s, a) onto the TD target
+r + γ (1 − terminated) max_a' Q_target(s', a'), where Q_target is a copy of the online
+network that trails it (Polyak averaging with --tau, or a hard copy with --tau 1).
 
     python algos/dqn.py --env-id CartPole-v1
 """

@@ -389,12 +389,12 @@ def train(args: Args) -> dict:
             if gradient_steps:
                 writer.add_scalar("losses/td_loss", loss.item(), global_step)
                 writer.add_scalar("losses/q_values", q_taken.mean().item(), global_step)
-            last_return = episodic_returns[-1] if episodic_returns else float("nan")
             progress.update(global_step - progress.n)
-            progress.set_postfix(SPS=sps, episodic_return=last_return, refresh=False)
-            if plain_progress and crossings(global_step, args.num_envs, max(args.total_timesteps // 10, 1)):
-                print(f"{run_name}: step {global_step}/{args.total_timesteps}, SPS {sps}, "
-                      f"episodic return {last_return:.1f}", flush=True)
+            progress.set_postfix(SPS=sps, episodic_return=episodic_returns[-1] if episodic_returns else None)
+        if plain_progress and crossings(global_step, args.num_envs, max(args.total_timesteps // 10, 1)):
+            print(f"{run_name}: step {global_step}/{args.total_timesteps}, "
+                  f"SPS {global_step / (time.perf_counter() - start_time):.0f}, "
+                  f"episodic return {episodic_returns[-1] if episodic_returns else None}", flush=True)
         if crossings(global_step, args.num_envs, args.eval_frequency) and global_step < args.total_timesteps:
             eval_returns = evaluate(greedy_actions, eval_env, args.eval_episodes, args.seed + 100_000)
             writer.add_scalar("eval/episodic_return", eval_returns.mean(), global_step)

@@ -30,8 +30,10 @@ def test_help_lists_every_option_with_its_docstring():
 
 @pytest.mark.parametrize("num_envs", ["1", "4"])
 def test_short_run_trains_updates_target_and_evaluates(tmp_path, num_envs):
-    result = run_script("dqn", *SHORT_RUN, "--num-envs", num_envs, "--log-dir", "runs", "--no-progress", cwd=tmp_path)
+    result = run_script("dqn", *SHORT_RUN, "--num-envs", num_envs, "--log-dir", "runs", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+    # not a terminal: plain progress lines instead of a bar
+    assert "step 600/1200" in result.stdout and "step 1200/1200" in result.stdout
     run_dir = only_run_dir(tmp_path / "runs")
     assert run_dir.name.startswith("CartPole-v1__dqn__1__")
     summary = read_summary(run_dir)
@@ -51,6 +53,7 @@ def test_short_run_trains_updates_target_and_evaluates(tmp_path, num_envs):
 def test_saved_model_reloads_and_evaluates_alone(tmp_path):
     trained = run_script("dqn", *SHORT_RUN, "--save-model", "--no-progress", cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr
+    assert "step " not in trained.stdout and "greedy evaluation" in trained.stdout
     first = read_summary(only_run_dir(tmp_path / "runs"))
     assert first["model_file"] and (tmp_path / first["model_file"]).is_file()
 

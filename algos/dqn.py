@@ -28,10 +28,12 @@ from stable_baselines3.common.buffers import ReplayBuffer
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
+SCRIPT = os.path.basename(__file__)
+
 
 @dataclass
 class Args:
-    exp_name: str = os.path.basename(__file__)[: -len(".py")]
+    exp_name: str = SCRIPT[: -len(".py")]
     """name of this experiment, part of the run folder's name"""
     seed: int = 1
     """seed of python, numpy, torch and the environments"""
@@ -226,9 +228,9 @@ def check_args(args: Args) -> None:
     action_space, observation_space = probe.action_space, probe.observation_space
     probe.close()
     if not isinstance(action_space, gym.spaces.Discrete):
-        raise UsageError(f"dqn.py needs a Discrete action space; {args.env_id} has {action_space}: use ddpg.py")
+        raise UsageError(f"{SCRIPT} needs a Discrete action space; {args.env_id} has {action_space}: use ddpg.py")
     if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) != 1:
-        raise UsageError(f"dqn.py needs a 1-D Box observation space; {args.env_id} has {observation_space}"
+        raise UsageError(f"{SCRIPT} needs a 1-D Box observation space; {args.env_id} has {observation_space}"
                          + (": use q_table.py" if isinstance(observation_space, gym.spaces.Discrete) else ""))
 
 
@@ -252,9 +254,9 @@ def load_model(q_network: nn.Module, path: str, args: Args, device: torch.device
     except FileNotFoundError:
         raise UsageError(f"--model-path {path!r}: no such file") from None
     except Exception as err:
-        raise UsageError(f"--model-path {path!r} is not a model saved by dqn.py ({type(err).__name__})") from None
-    if not isinstance(checkpoint, dict) or checkpoint.get("algorithm") != "dqn":
-        raise UsageError(f"--model-path {path!r} is not a model saved by dqn.py")
+        raise UsageError(f"--model-path {path!r} is not a model saved by {SCRIPT} ({type(err).__name__})") from None
+    if not isinstance(checkpoint, dict) or checkpoint.get("algorithm") != SCRIPT:
+        raise UsageError(f"--model-path {path!r} is not a model saved by {SCRIPT}")
     if checkpoint["env_id"] != args.env_id:
         raise UsageError(f"--model-path {path!r} was trained on {checkpoint['env_id']}, not {args.env_id}")
     if tuple(checkpoint["hidden_sizes"]) != args.hidden_sizes:
@@ -411,7 +413,7 @@ def train(args: Args) -> dict:
     model_file = None
     if args.save_model and status == "completed":
         model_file = os.path.join(run_dir, f"{args.exp_name}.pt")
-        torch.save({"algorithm": "dqn", "env_id": args.env_id, "hidden_sizes": list(args.hidden_sizes),
+        torch.save({"algorithm": SCRIPT, "env_id": args.env_id, "hidden_sizes": list(args.hidden_sizes),
                     "q_network": q_network.state_dict()}, model_file)
     writer.close()
     summary = {
@@ -436,10 +438,10 @@ if __name__ == "__main__":
     try:
         result = train(tyro.cli(Args))
     except UsageError as error:
-        print(f"dqn.py: error: {error}", file=sys.stderr)
+        print(f"{SCRIPT}: error: {error}", file=sys.stderr)
         sys.exit(2)
     if result["status"] != "completed":
-        print(f"dqn.py: {result['status']}; logs kept in {result['run_dir']}", file=sys.stderr)
+        print(f"{SCRIPT}: {result['status']}; logs kept in {result['run_dir']}", file=sys.stderr)
         sys.exit(1)
     print(f"greedy evaluation: {result['eval_mean']:.2f} ± {result['eval_std']:.2f} over "
           f"{len(result['eval_returns'])} episodes; run folder {result['run_dir']}")

@@ -2,7 +2,25 @@ import pytest
 
 from benchmarks.common import load_algorithm
 
+DQN_FAMILY = ["dqn", "double_dqn", "dueling_dqn"]
+
 
 @pytest.fixture(scope="session")
 def dqn():
     return load_algorithm("dqn")
+
+
+@pytest.fixture(scope="session")
+def double_dqn():
+    return load_algorithm("double_dqn")
+
+
+@pytest.fixture(scope="session")
+def dueling_dqn():
+    return load_algorithm("dueling_dqn")
+
+
+@pytest.fixture(params=DQN_FAMILY)
+def dqn_family(request):
+    """Each of the DQN-family scripts as a module, one test run each."""
+    return load_algorithm(request.param)

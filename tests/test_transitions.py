@@ -1,4 +1,4 @@
-"""Every transition stored by dqn.py is a real step of the environment (gymnasium 1.x)."""
+"""Every transition stored by a DQN-family script is a real step of the env (gymnasium 1.x)."""
 
 import gymnasium as gym
 import numpy as np
@@ -15,15 +15,15 @@ def cartpole_step(obs: np.ndarray, action: int) -> tuple[np.ndarray, bool]:
 
 
 @pytest.mark.parametrize("num_envs", [1, 4])
-def test_no_stored_transition_crosses_an_episode_boundary(dqn, tmp_path, num_envs):
+def test_no_stored_transition_crosses_an_episode_boundary(dqn_family, tmp_path, num_envs):
     # A 15-step limit and ε >= 0.5 make episodes end both ways often; greedy actions come
     # from a network already in training.
-    args = dqn.Args(
+    args = dqn_family.Args(
         env_id="CartPole-v1", max_episode_steps=15, num_envs=num_envs, total_timesteps=2000,
         end_e=0.5, exploration_fraction=1.0, learning_starts=500, buffer_size=4000, batch_size=32, eval_episodes=1, eval_frequency=2000,
         log_dir=str(tmp_path), progress=False,
     )
-    buffer = dqn.train(args)["replay_buffer"]
+    buffer = dqn_family.train(args)["replay_buffer"]
     rows = buffer.pos
     assert rows * num_envs == 2000 and not buffer.full
     obs, next_obs = buffer.observations[:rows], buffer.next_observations[:rows]

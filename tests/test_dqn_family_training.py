@@ -1,21 +1,21 @@
-"""algos/dqn.py trains for real: seeding, learning, the GPU path."""
+"""The DQN-family scripts train for real: seeding, learning, the GPU path."""
 
 import pytest
 import torch
 
 
-def short_training(dqn, log_dir, **overrides):
+def short_training(module, log_dir, **overrides):
     settings = dict(
         total_timesteps=3000, learning_starts=500, train_frequency=4, target_network_frequency=200,
         buffer_size=2000, batch_size=32, eval_episodes=2, eval_frequency=3000, log_dir=str(log_dir), progress=False,
     )
-    return dqn.train(dqn.Args(**{**settings, **overrides}))
+    return module.train(module.Args(**{**settings, **overrides}))
 
 
-def test_same_seed_gives_the_same_episodic_returns_on_cpu(dqn, tmp_path):
-    first = short_training(dqn, tmp_path, seed=3, device="cpu")
-    second = short_training(dqn, tmp_path, seed=3, device="cpu")
-    other_seed = short_training(dqn, tmp_path, seed=4, device="cpu")
+def test_same_seed_gives_the_same_episodic_returns_on_cpu(dqn_family, tmp_path):
+    first = short_training(dqn_family, tmp_path, seed=3, device="cpu")
+    second = short_training(dqn_family, tmp_path, seed=3, device="cpu")
+    other_seed = short_training(dqn_family, tmp_path, seed=4, device="cpu")
     assert len(first["episodic_returns"]) > 50
     assert first["episodic_returns"] == second["episodic_returns"]
     assert first["eval_returns"] == second["eval_returns"]
@@ -24,14 +24,14 @@ def test_same_seed_gives_the_same_episodic_returns_on_cpu(dqn, tmp_path):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_run_keeps_network_and_batches_on_the_gpu(dqn, tmp_path):
-    result = short_training(dqn, tmp_path, device="cuda", num_envs=2)
+def test_cuda_run_keeps_network_and_batches_on_the_gpu(dqn_family, tmp_path):
+    result = short_training(dqn_family, tmp_path, device="cuda", num_envs=2)
     assert result["status"] == "completed" and result["gradient_steps"] > 0
     assert next(result["q_network"].parameters()).is_cuda
     assert result["replay_buffer"].sample(4).observations.is_cuda
 
 
-def test_default_hyperparameters_balance_cartpole_within_50k_steps(dqn, tmp_path):
-    result = dqn.train(dqn.Args(seed=1, total_timesteps=50_000, log_dir=str(tmp_path), progress=False, device="cpu"))
+def test_default_hyperparameters_balance_cartpole_within_50k_steps(dqn_family, tmp_path):
+    result = dqn_family.train(dqn_family.Args(seed=1, total_timesteps=50_000, log_dir=str(tmp_path), progress=False, device="cpu"))
     # a random policy averages about 22; the cap is 500
     assert result["eval_mean"] >= 400, result["eval_returns"]

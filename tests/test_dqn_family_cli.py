@@ -1,8 +1,10 @@
-"""algos/dqn.py through its real command line: runs, run folders, models, videos, bad input."""
+"""The DQN-family scripts through their real command line: runs, run folders, models, videos,
+bad input."""
 
 import pytest
 import torch
 
+from tests.conftest import DQN_FAMILY
 from tests.helpers import only_run_dir, read_summary, run_dirs, run_script, scalars, text_tags
 
 SHORT_RUN = [
@@ -20,8 +22,13 @@ SCALAR_TAGS = {
 }
 
 
-def test_help_lists_every_option_with_its_docstring():
-    result = run_script("dqn", "--help", cwd=".")
+@pytest.fixture(params=DQN_FAMILY)
+def script(request) -> str:
+    return request.param
+
+
+def test_help_lists_every_option_with_its_docstring(script):
+    result = run_script(script, "--help", cwd=".")
     assert result.returncode == 0
     for option in ("--env-id", "--num-envs", "--total-timesteps", "--device", "--model-path", "--loss", "--tau"):
         assert option in result.stdout
@@ -29,13 +36,13 @@ def test_help_lists_every_option_with_its_docstring():
 
 
 @pytest.mark.parametrize("num_envs", ["1", "4"])
-def test_short_run_trains_updates_target_and_evaluates(tmp_path, num_envs):
-    result = run_script("dqn", *SHORT_RUN, "--num-envs", num_envs, "--log-dir", "runs", cwd=tmp_path)
+def test_short_run_trains_updates_target_and_evaluates(script, tmp_path, num_envs):
+    result = run_script(script, *SHORT_RUN, "--num-envs", num_envs, "--log-dir", "runs", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     # not a terminal: plain progress lines instead of a bar
     assert "step 600/1200" in result.stdout and "step 1200/1200" in result.stdout
     run_dir = only_run_dir(tmp_path / "runs")
-    assert run_dir.name.startswith("CartPole-v1__dqn__1__")
+    assert run_dir.name.startswith(f"CartPole-v1__{script}__1__")
     summary = read_summary(run_dir)
     assert set(summary) == SUMMARY_KEYS
     assert summary["status"] == "completed" and summary["global_step"] == 1200
@@ -50,15 +57,15 @@ def test_short_run_trains_updates_target_and_evaluates(tmp_path, num_envs):
     assert list(run_dir.glob("events.out.tfevents.*"))
 
 
-def test_saved_model_reloads_and_evaluates_alone(tmp_path):
-    trained = run_script("dqn", *SHORT_RUN, "--save-model", "--no-progress", cwd=tmp_path)
+def test_saved_model_reloads_and_evaluates_alone(script, tmp_path):
+    trained = run_script(script, *SHORT_RUN, "--save-model", "--no-progress", cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr
     assert "step " not in trained.stdout and "greedy evaluation" in trained.stdout
     first = read_summary(only_run_dir(tmp_path / "runs"))
     assert first["model_file"] and (tmp_path / first["model_file"]).is_file()
 
     evaluated = run_script(
-        "dqn", "--model-path", first["model_file"], "--total-timesteps", "0", "--eval-episodes", "2",
+        script, "--model-path", first["model_file"], "--total-timesteps", "0", "--eval-episodes", "2",
         "--log-dir", "eval_runs", "--no-progress", cwd=tmp_path,
     )
     assert evaluated.returncode == 0, evaluated.stderr
@@ -68,9 +75,9 @@ def test_saved_model_reloads_and_evaluates_alone(tmp_path):
     assert second["eval_returns"] == first["eval_returns"]
 
 
-def test_capture_video_writes_an_mp4_of_evaluation(tmp_path):
+def test_capture_video_writes_an_mp4_of_evaluation(script, tmp_path):
     result = run_script(
-        "dqn", "--total-timesteps", "0", "--eval-episodes", "1", "--capture-video", "--no-progress", cwd=tmp_path
+        script, "--total-timesteps", "0", "--eval-episodes", "1", "--capture-video", "--no-progress", cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
     run_dir = only_run_dir(tmp_path / "runs")
@@ -78,11 +85,11 @@ def test_capture_video_writes_an_mp4_of_evaluation(tmp_path):
     assert videos and videos[0].stat().st_size > 1000
 
 
-@pytest.fixture(scope="module")
-def cartpole_model(tmp_path_factory, dqn):
-    log_dir = tmp_path_factory.mktemp("model")
-    result = dqn.train(dqn.Args(total_timesteps=0, eval_episodes=1, save_model=True, log_dir=str(log_dir), progress=False))
-    return result["model_file"]
+@pytest.fixture
+def cartpole_model(tmp_path, dqn_family):
+    """A model file of the script under test, saved for CartPole-v1."""
+    args = dqn_family.Args(total_timesteps=0, eval_episodes=1, save_model=True, log_dir=str(tmp_path / "model"), progress=False)
+    return dqn_family.train(args)["model_file"]
 
 
 BAD_INPUT = {
@@ -94,19 +101,28 @@ BAD_INPUT = {
     "missing device": (["--device", "cuda" if not torch.cuda.is_available() else "cuda:99"], "not available"),
     "unknown device": (["--device", "tpu"], "unknown device"),
     "missing model": (["--model-path", "nowhere/model.pt"], "no such file"),
-    "not a model": (["--model-path", "pyproject.toml"], "not a model saved by dqn.py"),
+    "not a model": (["--model-path", "pyproject.toml"], "not a model saved by {script}.py"),
 }
 
 
 @pytest.mark.parametrize("cli_args, message", BAD_INPUT.values(), ids=BAD_INPUT.keys())
-def test_bad_input_is_one_line_and_exit_status_2(tmp_path, cli_args, message):
+def test_bad_input_is_one_line_and_exit_status_2(script, tmp_path, cli_args, message):
     (tmp_path / "pyproject.toml").write_text("[project]\n")
-    assert_rejected(run_script("dqn", *cli_args, "--capture-video", cwd=tmp_path), message, tmp_path)
+    result = run_script(script, *cli_args, "--capture-video", cwd=tmp_path)
+    assert_rejected(result, message.format(script=script), tmp_path)
 
 
-def test_model_of_another_env_is_rejected(tmp_path, cartpole_model):
-    result = run_script("dqn", "--env-id", "Acrobot-v1", "--model-path", cartpole_model, cwd=tmp_path)
+def test_model_of_another_env_is_rejected(tmp_path, dqn_family, cartpole_model):
+    script = dqn_family.SCRIPT[: -len(".py")]
+    result = run_script(script, "--env-id", "Acrobot-v1", "--model-path", cartpole_model, cwd=tmp_path)
     assert_rejected(result, "was trained on CartPole-v1, not Acrobot-v1", tmp_path)
+
+
+def test_model_of_a_sibling_script_is_rejected(tmp_path, dqn):
+    args = dqn.Args(total_timesteps=0, eval_episodes=1, save_model=True, log_dir=str(tmp_path / "model"), progress=False)
+    model_file = dqn.train(args)["model_file"]
+    result = run_script("dueling_dqn", "--model-path", model_file, cwd=tmp_path)
+    assert_rejected(result, "not a model saved by dueling_dqn.py", tmp_path)
 
 
 def assert_rejected(result, message: str, cwd) -> None:
@@ -117,9 +133,9 @@ def assert_rejected(result, message: str, cwd) -> None:
     assert not run_dirs(cwd / "runs") and not (cwd / "videos").exists()
 
 
-def test_non_finite_loss_stops_training_and_keeps_the_logs(tmp_path):
+def test_non_finite_loss_stops_training_and_keeps_the_logs(script, tmp_path):
     # Adam moves each weight by about the learning rate: 1e30 overflows float32 in a step or two.
-    result = run_script("dqn", *SHORT_RUN, "--learning-rate", "1e30", "--no-progress", cwd=tmp_path)
+    result = run_script(script, *SHORT_RUN, "--learning-rate", "1e30", "--no-progress", cwd=tmp_path)
     assert result.returncode == 1
     assert "non-finite loss at step" in result.stderr and "Traceback" not in result.stderr
     run_dir = only_run_dir(tmp_path / "runs")

@@ -1,0 +1,448 @@
+"""Double DQN (van Hasselt et al. 2016, "Deep Reinforcement Learning with Double Q-learning").
+
+DQN (algos/dqn.py) with one change, in td_target: the online network picks the next action
+and the target network values it, r + γ (1 − terminated) Q_target(s', argmax_a' Q(s', a')),
+instead of max_a' Q_target(s', a'), whose max over noisy estimates overestimates.
+
+    python algos/double_dqn.py --env-id CartPole-v1
+"""
+
+import difflib
+import json
+import os
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable, Literal
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import tyro
+from gymnasium.vector import AutoresetMode
+from stable_baselines3.common.buffers import ReplayBuffer
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+SCRIPT = os.path.basename(__file__)
+
+
+@dataclass
+class Args:
+    exp_name: str = SCRIPT[: -len(".py")]
+    """name of this experiment, part of the run folder's name"""
+    seed: int = 1
+    """seed of python, numpy, torch and the environments"""
+    env_id: str = "CartPole-v1"
+    """gymnasium id of an environment with a Discrete action space"""
+    num_envs: int = 1
+    """number of environment copies stepped together"""
+    async_envs: bool = False
+    """step the copies in subprocesses (gymnasium AsyncVectorEnv) instead of in this one"""
+    max_episode_steps: int | None = None
+    """time limit in steps per episode; None keeps the env's registered limit"""
+    total_timesteps: int = 50_000
+    """environment steps over all copies; 0 only evaluates (e.g. a --model-path)"""
+    device: str = "auto"
+    """torch device: auto (CUDA if present, else CPU), cpu, cuda, cuda:N or mps"""
+    torch_deterministic: bool = True
+    """make cuDNN deterministic"""
+    capture_video: bool = False
+    """record evaluation episodes as mp4 into {video_dir}/{run_name}/"""
+    save_model: bool = False
+    """save the Q-network into the run folder at the end"""
+    model_path: str | None = None
+    """load Q-network weights saved by --save-model before training or evaluating"""
+    eval_episodes: int = 10
+    """greedy episodes per evaluation"""
+    eval_frequency: int = 10_000
+    """environment steps between evaluations (there is always one at the end)"""
+    log_dir: str = "runs"
+    """folder of the run folders (TensorBoard logs, summary.json, model)"""
+    video_dir: str = "videos"
+    """folder of the video folders"""
+    progress: bool = True
+    """progress bar on a terminal, plain periodic lines otherwise"""
+
+    learning_rate: float = 1e-3
+    """Adam learning rate"""
+    buffer_size: int = 100_000
+    """replay buffer capacity in transitions"""
+    gamma: float = 0.99
+    """discount factor"""
+    tau: float = 0.005
+    """target update rate: 1.0 copies the online network, < 1 is Polyak averaging"""
+    target_network_frequency: int = 1
+    """environment steps between target network updates"""
+    batch_size: int = 64
+    """transitions per gradient step"""
+    start_e: float = 1.0
+    """ε at the start of the schedule"""
+    end_e: float = 0.04
+    """ε at the end of the schedule and after"""
+    exploration_fraction: float = 0.16
+    """fraction of total_timesteps over which ε falls linearly from start_e to end_e"""
+    learning_starts: int = 1_000
+    """environment steps of random actions before the first gradient step"""
+    train_frequency: int = 2
+    """environment steps between gradient steps"""
+    loss: Literal["mse", "huber"] = "mse"
+    """TD loss: mean squared error or Huber (smooth L1)"""
+    max_grad_norm: float | None = None
+    """clip the gradient's global norm to this value; None does not clip"""
+    hidden_sizes: tuple[int, ...] = (256, 256)
+    """widths of the Q-network's hidden layers"""
+
+
+# ---- environment -------------------------------------------------------------------------
+
+
+def make_env(env_id: str, max_episode_steps: int | None, render_mode: str | None = None) -> Callable[[], gym.Env]:
+    def thunk() -> gym.Env:
+        env = gym.make(env_id, max_episode_steps=max_episode_steps, render_mode=render_mode)
+        # Per copy rather than gymnasium.wrappers.vector.RecordEpisodeStatistics, which costs
+        # as much per step as stepping CartPole itself.
+        return gym.wrappers.RecordEpisodeStatistics(env)
+
+    return thunk
+
+
+def make_vector_env(args: Args) -> gym.vector.VectorEnv:
+    # SAME_STEP autoreset reports an ending episode's true final observation in
+    # infos["final_obs"] on the step that ends it, so every step gives one valid transition
+    # per copy; the default NEXT_STEP mode spends a step per episode on a reset that is no
+    # transition at all and would have to be left out of the buffer.
+    vector_env_class = gym.vector.AsyncVectorEnv if args.async_envs else gym.vector.SyncVectorEnv
+    return vector_env_class(
+        [make_env(args.env_id, args.max_episode_steps) for _ in range(args.num_envs)],
+        autoreset_mode=AutoresetMode.SAME_STEP,
+    )
+
+
+# ---- network -----------------------------------------------------------------------------
+
+
+class QNetwork(nn.Sequential):
+    """Maps observations (batch, obs_dim) to action values (batch, n_actions)."""
+
+    def __init__(self, obs_dim: int, n_actions: int, hidden_sizes: tuple[int, ...]):
+        widths = (obs_dim, *hidden_sizes)
+        layers: list[nn.Module] = []
+        for width_in, width_out in zip(widths[:-1], widths[1:]):
+            layers += [nn.Linear(width_in, width_out), nn.ReLU()]
+        super().__init__(*layers, nn.Linear(widths[-1], n_actions))
+
+
+def greedy_policy(q_network: QNetwork, device: torch.device) -> Callable[[np.ndarray], np.ndarray]:
+    """A function from observations (n, obs_dim) to argmax_a Q(obs, a), shape (n,).
+
+    On the CPU it reads the network's own weights as NumPy views, which every optimizer
+    step updates in place: one observation then costs ~15 µs instead of the ~100 µs of
+    torch's per-op overhead, the largest cost of an environment step in this script.
+    """
+    if device.type != "cpu":
+        return torch.no_grad()(lambda obs: q_network(torch.as_tensor(obs, device=device)).argmax(dim=1).cpu().numpy())
+    layers = [(m.weight.detach().numpy().T, m.bias.detach().numpy()) for m in q_network if isinstance(m, nn.Linear)]
+
+    def numpy_greedy(obs: np.ndarray) -> np.ndarray:
+        for weight, bias in layers[:-1]:
+            obs = np.maximum(obs @ weight + bias, 0.0)
+        weight, bias = layers[-1]
+        return (obs @ weight + bias).argmax(axis=1)
+
+    return numpy_greedy
+
+
+# ---- algorithm pieces --------------------------------------------------------------------
+
+
+def linear_schedule(start_e: float, end_e: float, duration: int, t: int) -> float:
+    """ε after t steps of a linear fall from start_e to end_e over duration steps."""
+    if t >= duration:
+        return end_e
+    return start_e + (end_e - start_e) * t / duration
+
+
+@torch.no_grad()
+def td_target(
+    q_network: nn.Module,
+    target_network: nn.Module,
+    rewards: torch.Tensor,
+    next_observations: torch.Tensor,
+    terminations: torch.Tensor,
+    gamma: float,
+) -> torch.Tensor:
+    """r + γ (1 − terminated) Q_target(s', argmax_a' Q(s', a')), shape (batch,).
+
+    A truncated transition has terminations = 0 and next_observations = its true final
+    observation, so it bootstraps: the time limit is not part of the state.
+    """
+    next_actions = q_network(next_observations).argmax(dim=1, keepdim=True)
+    next_q_values = target_network(next_observations).gather(1, next_actions).squeeze(1)
+    return rewards + gamma * (1.0 - terminations) * next_q_values
+
+
+def evaluate(policy: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes: int, seed: int) -> np.ndarray:
+    """Undiscounted returns of `episodes` episodes of a greedy policy, shape (episodes,)."""
+    returns = np.zeros(episodes)
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        done = False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(int(policy(obs[None])[0]))
+            returns[episode] += float(reward)
+            done = terminated or truncated
+    return returns
+
+
+# ---- plumbing: input checks, device, model files, summary --------------------------------
+
+
+class UsageError(Exception):
+    """Bad input: reported as one line on stderr with exit status 2."""
+
+
+def check_args(args: Args) -> None:
+    for name in ("num_envs", "buffer_size", "batch_size", "train_frequency", "target_network_frequency",
+                 "eval_episodes", "eval_frequency"):
+        if getattr(args, name) <= 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    for name in ("total_timesteps", "learning_starts"):
+        if getattr(args, name) < 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
+    if args.max_episode_steps is not None and args.max_episode_steps <= 0:
+        raise UsageError(f"--max-episode-steps must be positive, got {args.max_episode_steps}")
+    if args.batch_size > args.buffer_size:
+        raise UsageError(f"--batch-size {args.batch_size} is larger than --buffer-size {args.buffer_size}")
+    if not 0.0 < args.tau <= 1.0:
+        raise UsageError(f"--tau must be in (0, 1], got {args.tau}")
+    if args.env_id not in gym.registry:
+        close = difflib.get_close_matches(args.env_id, gym.registry.keys(), n=3, cutoff=0.6)
+        raise UsageError(f"unknown env id {args.env_id!r}" + (f"; did you mean {' or '.join(close)}?" if close else ""))
+    try:
+        probe = gym.make(args.env_id)
+    except gym.error.DependencyNotInstalled as err:
+        raise UsageError(f"{args.env_id} needs a package that is not installed: {str(err).splitlines()[0]}") from None
+    action_space, observation_space = probe.action_space, probe.observation_space
+    probe.close()
+    if not isinstance(action_space, gym.spaces.Discrete):
+        raise UsageError(f"{SCRIPT} needs a Discrete action space; {args.env_id} has {action_space}: use ddpg.py")
+    if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) != 1:
+        raise UsageError(f"{SCRIPT} needs a 1-D Box observation space; {args.env_id} has {observation_space}"
+                         + (": use q_table.py" if isinstance(observation_space, gym.spaces.Discrete) else ""))
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UsageError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+        raise UsageError(f"device {name!r} is not available: this machine has {torch.cuda.device_count()} CUDA devices")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise UsageError("device 'mps' is not available on this machine")
+    return device
+
+
+def load_model(q_network: nn.Module, path: str, args: Args, device: torch.device) -> None:
+    try:
+        checkpoint = torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise UsageError(f"--model-path {path!r}: no such file") from None
+    except Exception as err:
+        raise UsageError(f"--model-path {path!r} is not a model saved by {SCRIPT} ({type(err).__name__})") from None
+    if not isinstance(checkpoint, dict) or checkpoint.get("algorithm") != SCRIPT:
+        raise UsageError(f"--model-path {path!r} is not a model saved by {SCRIPT}")
+    if checkpoint["env_id"] != args.env_id:
+        raise UsageError(f"--model-path {path!r} was trained on {checkpoint['env_id']}, not {args.env_id}")
+    if tuple(checkpoint["hidden_sizes"]) != args.hidden_sizes:
+        raise UsageError(f"--model-path {path!r} has --hidden-sizes {' '.join(map(str, checkpoint['hidden_sizes']))}")
+    q_network.load_state_dict(checkpoint["q_network"])
+
+
+def unique_run_name(args: Args) -> str:
+    run_name = base_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    copies = 0
+    while os.path.exists(os.path.join(args.log_dir, run_name)):  # same run started within a second
+        copies += 1
+        run_name = f"{base_name}_{copies}"
+    return run_name
+
+
+def write_json_atomically(path: str, data: dict) -> None:
+    with open(path + ".tmp", "w") as file:
+        json.dump(data, file, indent=2)
+    os.replace(path + ".tmp", path)
+
+
+def crossings(step: int, step_size: int, interval: int) -> int:
+    """How many multiples of interval lie in (step - step_size, step]."""
+    return step // interval - (step - step_size) // interval
+
+
+# ---- training ----------------------------------------------------------------------------
+
+
+def train(args: Args) -> dict:
+    """Train (and evaluate) as args say; returns summary.json's contents plus the objects
+    `q_network`, `replay_buffer` and the list `episodic_returns` of training episodes."""
+    check_args(args)
+    device = resolve_device(args.device)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.deterministic = args.torch_deterministic
+
+    envs = make_vector_env(args)
+    n_actions = int(envs.single_action_space.n)
+    obs_dim = envs.single_observation_space.shape[0]
+    q_network = QNetwork(obs_dim, n_actions, args.hidden_sizes).to(device)
+    if args.model_path is not None:
+        load_model(q_network, args.model_path, args, device)
+    target_network = QNetwork(obs_dim, n_actions, args.hidden_sizes).to(device)
+    target_network.load_state_dict(q_network.state_dict())
+    # The fused Adam kernel updates all parameters in one call, not ~10 small ops each.
+    optimizer = torch.optim.Adam(q_network.parameters(), lr=args.learning_rate, fused=True)
+    loss_function = F.mse_loss if args.loss == "mse" else F.smooth_l1_loss
+    replay_buffer = ReplayBuffer(
+        args.buffer_size, envs.single_observation_space, envs.single_action_space, device,
+        n_envs=args.num_envs, handle_timeout_termination=False,
+    )
+
+    run_name = unique_run_name(args)
+    run_dir = os.path.join(args.log_dir, run_name)
+    writer = SummaryWriter(run_dir)
+    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in asdict(args).items()))
+    eval_env = gym.make(args.env_id, max_episode_steps=args.max_episode_steps,
+                        render_mode="rgb_array" if args.capture_video else None)
+    if args.capture_video:
+        eval_env = gym.wrappers.RecordVideo(eval_env, os.path.join(args.video_dir, run_name), name_prefix="eval",
+                                            episode_trigger=lambda episode: episode % args.eval_episodes == 0)
+    progress = tqdm(total=args.total_timesteps, unit="step", disable=not (args.progress and sys.stderr.isatty()))
+    plain_progress = args.progress and progress.disable
+
+    greedy_actions = greedy_policy(q_network, device)
+    rng = np.random.default_rng(args.seed)
+    exploration_steps = int(args.exploration_fraction * args.total_timesteps)
+    episodic_returns: list[float] = []
+    status, global_step, gradient_steps, target_updates = "completed", 0, 0, 0
+    start_time = time.perf_counter()
+    obs, _ = envs.reset(seed=args.seed)
+    while global_step < args.total_timesteps:
+        # ---- act: ε-greedy, drawn per env copy; the network runs only if some copy exploits
+        epsilon = linear_schedule(args.start_e, args.end_e, exploration_steps, global_step)
+        explore = rng.random(args.num_envs) < epsilon
+        if explore.all():
+            actions = rng.integers(n_actions, size=args.num_envs)
+        else:
+            actions = greedy_actions(obs)
+            if explore.any():
+                actions[explore] = rng.integers(n_actions, size=int(explore.sum()))
+        next_obs, rewards, terminations, truncations, infos = envs.step(actions)
+        global_step += args.num_envs
+
+        # ---- store: a finished episode's next observation is its true final one, not the reset
+        real_next_obs = next_obs
+        if "final_obs" in infos:
+            real_next_obs = next_obs.copy()
+            episode = infos["final_info"]["episode"]
+            for i in np.flatnonzero(infos["_final_obs"]):
+                real_next_obs[i] = infos["final_obs"][i]
+                episodic_returns.append(float(episode["r"][i]))
+                writer.add_scalar("charts/episodic_return", episode["r"][i], global_step)
+                writer.add_scalar("charts/episodic_length", episode["l"][i], global_step)
+        replay_buffer.add(obs, real_next_obs, actions, rewards, terminations, [])
+        obs = next_obs
+
+        # ---- learn: train_frequency and target_network_frequency count steps over all copies
+        if global_step > args.learning_starts:
+            for _ in range(crossings(global_step, args.num_envs, args.train_frequency)):
+                data = replay_buffer.sample(args.batch_size)
+                target = td_target(q_network, target_network, data.rewards.flatten(), data.next_observations,
+                                   data.dones.flatten(), args.gamma)
+                q_taken = q_network(data.observations).gather(1, data.actions).squeeze(1)
+                loss = loss_function(q_taken, target)
+                if not torch.isfinite(loss):
+                    status = f"non-finite loss at step {global_step}"
+                    break
+                optimizer.zero_grad()
+                loss.backward()
+                if args.max_grad_norm is not None:
+                    nn.utils.clip_grad_norm_(q_network.parameters(), args.max_grad_norm)
+                optimizer.step()
+                gradient_steps += 1
+            if status != "completed":
+                break
+            if crossings(global_step, args.num_envs, args.target_network_frequency):
+                with torch.no_grad():
+                    for target_param, param in zip(target_network.parameters(), q_network.parameters()):
+                        target_param.lerp_(param, args.tau)
+                target_updates += 1
+
+        # ---- log and evaluate
+        if crossings(global_step, args.num_envs, 1000) or global_step >= args.total_timesteps:
+            sps = int(global_step / (time.perf_counter() - start_time))
+            writer.add_scalar("charts/SPS", sps, global_step)
+            writer.add_scalar("charts/epsilon", epsilon, global_step)
+            if gradient_steps:
+                writer.add_scalar("losses/td_loss", loss.item(), global_step)
+                writer.add_scalar("losses/q_values", q_taken.mean().item(), global_step)
+            progress.update(global_step - progress.n)
+            progress.set_postfix(SPS=sps, episodic_return=episodic_returns[-1] if episodic_returns else None)
+        if plain_progress and crossings(global_step, args.num_envs, max(args.total_timesteps // 10, 1)):
+            print(f"{run_name}: step {global_step}/{args.total_timesteps}, "
+                  f"SPS {global_step / (time.perf_counter() - start_time):.0f}, "
+                  f"episodic return {episodic_returns[-1] if episodic_returns else None}", flush=True)
+        if crossings(global_step, args.num_envs, args.eval_frequency) and global_step < args.total_timesteps:
+            eval_returns = evaluate(greedy_actions, eval_env, args.eval_episodes, args.seed + 100_000)
+            writer.add_scalar("eval/episodic_return", eval_returns.mean(), global_step)
+    train_seconds = time.perf_counter() - start_time
+    progress.close()
+    envs.close()
+
+    # ---- final evaluation, model, summary
+    eval_returns = np.array([])
+    if status == "completed":
+        eval_returns = evaluate(greedy_actions, eval_env, args.eval_episodes, args.seed + 100_000)
+        writer.add_scalar("eval/episodic_return", eval_returns.mean(), global_step)
+    eval_env.close()
+    model_file = None
+    if args.save_model and status == "completed":
+        model_file = os.path.join(run_dir, f"{args.exp_name}.pt")
+        torch.save({"algorithm": SCRIPT, "env_id": args.env_id, "hidden_sizes": list(args.hidden_sizes),
+                    "q_network": q_network.state_dict()}, model_file)
+    writer.close()
+    summary = {
+        "status": status,
+        "eval_mean": float(eval_returns.mean()) if eval_returns.size else None,
+        "eval_std": float(eval_returns.std()) if eval_returns.size else None,
+        "eval_returns": eval_returns.tolist(),
+        "global_step": global_step,
+        "gradient_steps": gradient_steps,
+        "target_updates": target_updates,
+        "train_seconds": train_seconds,
+        "sps": global_step / train_seconds if global_step else 0.0,
+        "run_dir": run_dir,
+        "model_file": model_file,
+        "args": asdict(args),
+    }
+    write_json_atomically(os.path.join(run_dir, "summary.json"), summary)
+    return {**summary, "episodic_returns": episodic_returns, "q_network": q_network, "replay_buffer": replay_buffer}
+
+
+if __name__ == "__main__":
+    try:
+        result = train(tyro.cli(Args))
+    except UsageError as error:
+        print(f"{SCRIPT}: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    if result["status"] != "completed":
+        print(f"{SCRIPT}: {result['status']}; logs kept in {result['run_dir']}", file=sys.stderr)
+        sys.exit(1)
+    print(f"greedy evaluation: {result['eval_mean']:.2f} ± {result['eval_std']:.2f} over "
+          f"{len(result['eval_returns'])} episodes; run folder {result['run_dir']}")

@@ -1,0 +1,78 @@
+"""What Double DQN and the dueling head change, on hand-built tensors; and the bound on how
+far each variant's file drifts from its parent."""
+
+import difflib
+
+import pytest
+import torch
+import torch.nn as nn
+
+from benchmarks.common import ALGOS
+from tests.test_dqn_units import FixedQ
+
+# Changed lines (removed + added) that `diff parent child` shows today: the idea and nothing
+# else. An edit to a parent that its child does not follow raises the count and fails here;
+# raise a bound only for a change that belongs to the algorithm.
+MAX_CHANGED_LINES = {("dqn", "double_dqn"): 19, ("double_dqn", "dueling_dqn"): 28}
+
+
+def changed_lines(parent: str, child: str) -> int:
+    old = (ALGOS / f"{parent}.py").read_text().splitlines()
+    new = (ALGOS / f"{child}.py").read_text().splitlines()
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    return sum((i2 - i1) + (j2 - j1) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal")
+
+
+@pytest.mark.parametrize("parent, child", MAX_CHANGED_LINES)
+def test_variant_is_a_small_diff_of_its_parent(parent, child):
+    assert 0 < changed_lines(parent, child) <= MAX_CHANGED_LINES[parent, child]
+
+
+def test_double_target_differs_from_vanilla_exactly_where_the_argmaxes_disagree(dqn, double_dqn):
+    # next states 0 and 2: online and target argmax agree; 1 and 3: they disagree
+    online = FixedQ([[2.0, 1.0], [0.0, 1.0], [5.0, 5.5], [3.0, -1.0]])
+    target = FixedQ([[4.0, 3.0], [7.0, 2.0], [1.0, 6.0], [0.5, 9.0]])
+    rewards = torch.tensor([1.0, 1.0, 0.0, 2.0])
+    next_observations = torch.tensor([[0.0], [1.0], [2.0], [3.0]])
+    terminations = torch.tensor([0.0, 0.0, 0.0, 1.0])
+    gamma = 0.9
+
+    double = double_dqn.td_target(online, target, rewards, next_observations, terminations, gamma)
+    vanilla = dqn.td_target(target, rewards, next_observations, terminations, gamma)
+
+    online_choice = online(next_observations).argmax(dim=1)
+    expected = rewards + gamma * (1 - terminations) * target(next_observations)[torch.arange(4), online_choice]
+    assert double.tolist() == pytest.approx(expected.tolist())
+    assert double.tolist() == pytest.approx([1.0 + 0.9 * 4.0, 1.0 + 0.9 * 2.0, 0.9 * 6.0, 2.0])
+    # a termination masks the disagreement at state 3
+    assert (double != vanilla).tolist() == [False, True, False, False]
+
+
+def test_dueling_head_centres_advantages_and_trains_both_streams(dueling_dqn):
+    torch.manual_seed(0)
+    network = dueling_dqn.QNetwork(obs_dim=4, n_actions=3, hidden_sizes=(16,))
+    obs = torch.randn(8, 4)
+    q_values = network(obs)
+    values = network.value(network.trunk(obs))
+    assert q_values.shape == (8, 3) and values.shape == (8, 1)
+    torch.testing.assert_close((q_values - values).mean(dim=1), torch.zeros(8), atol=1e-6, rtol=0)
+
+    q_values[:, 1].sum().backward()
+    for stream in (network.value, network.advantage, network.trunk[0]):
+        assert stream.weight.grad is not None and stream.weight.grad.abs().sum() > 0
+
+
+def test_dueling_numpy_greedy_policy_matches_the_network(dueling_dqn):
+    torch.manual_seed(1)
+    network = dueling_dqn.QNetwork(obs_dim=4, n_actions=5, hidden_sizes=(32, 16))
+    obs = torch.randn(512, 4)
+    with torch.no_grad():
+        expected = network(obs).argmax(dim=1).numpy()
+    assert (dueling_dqn.greedy_policy(network, torch.device("cpu"))(obs.numpy()) == expected).all()
+
+
+def test_dueling_network_has_the_same_interface_as_dqns(dqn, dueling_dqn):
+    plain = dqn.QNetwork(obs_dim=6, n_actions=3, hidden_sizes=(8, 8))
+    dueling = dueling_dqn.QNetwork(obs_dim=6, n_actions=3, hidden_sizes=(8, 8))
+    assert plain(torch.zeros(2, 6)).shape == dueling(torch.zeros(2, 6)).shape
+    assert isinstance(dueling.trunk, nn.Sequential) and len(dueling.trunk) == 4

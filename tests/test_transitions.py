@@ -14,12 +14,12 @@ def cartpole_step(obs: np.ndarray, action: int) -> tuple[np.ndarray, bool]:
     return next_obs, terminated
 
 
-@pytest.mark.parametrize("num_envs", [1, 4])
-def test_no_stored_transition_crosses_an_episode_boundary(dqn_family, tmp_path, num_envs):
+@pytest.mark.parametrize("num_envs, async_envs", [(1, False), (4, False), (4, True)])
+def test_no_stored_transition_crosses_an_episode_boundary(dqn_family, tmp_path, num_envs, async_envs):
     # A 15-step limit and ε >= 0.5 make episodes end both ways often; greedy actions come
     # from a network already in training.
     args = dqn_family.Args(
-        env_id="CartPole-v1", max_episode_steps=15, num_envs=num_envs, total_timesteps=2000,
+        env_id="CartPole-v1", max_episode_steps=15, num_envs=num_envs, async_envs=async_envs, total_timesteps=2000,
         end_e=0.5, exploration_fraction=1.0, learning_starts=500, buffer_size=4000, batch_size=32, eval_episodes=1, eval_frequency=2000,
         log_dir=str(tmp_path), progress=False,
     )

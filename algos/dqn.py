@@ -377,7 +377,7 @@ def train(args: Args) -> dict:
                 gradient_steps += 1
             if status != "completed":
                 break
-            if crossings(global_step, args.num_envs, args.target_network_frequency):
+            for _ in range(crossings(global_step, args.num_envs, args.target_network_frequency)):
                 with torch.no_grad():
                     for target_param, param in zip(target_network.parameters(), q_network.parameters()):
                         target_param.lerp_(param, args.tau)

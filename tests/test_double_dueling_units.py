@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 
 from benchmarks.common import ALGOS
-from tests.test_dqn_units import FixedQ
+from tests.helpers import FixedQ
 
 # Changed lines (removed + added) that `diff parent child` shows today: the idea and nothing
 # else. An edit to a parent that its child does not follow raises the count and fails here;

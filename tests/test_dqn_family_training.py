@@ -23,6 +23,13 @@ def test_same_seed_gives_the_same_episodic_returns_on_cpu(dqn_family, tmp_path):
     assert first["run_dir"] != second["run_dir"]
 
 
+def test_target_updates_count_steps_over_all_env_copies(dqn_family, tmp_path):
+    # with 4 copies, a target update every env step is 4 Polyak updates per vector step
+    result = short_training(dqn_family, tmp_path, num_envs=4, total_timesteps=1000, learning_starts=200,
+                            target_network_frequency=1, tau=0.005)
+    assert result["target_updates"] == 1000 - 200
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_run_keeps_network_and_batches_on_the_gpu(dqn_family, tmp_path):
     result = short_training(dqn_family, tmp_path, device="cuda", num_envs=2)

@@ -4,6 +4,8 @@ import pytest
 import torch
 import torch.nn as nn
 
+from tests.helpers import FixedQ
+
 
 def test_epsilon_schedule_end_points(dqn):
     assert dqn.linear_schedule(1.0, 0.05, 1000, 0) == 1.0
@@ -15,17 +17,6 @@ def test_epsilon_schedule_end_points(dqn):
 def test_zero_length_epsilon_schedule_starts_at_the_end(dqn):
     assert dqn.linear_schedule(1.0, 0.05, 0, 0) == 0.05
     assert dqn.linear_schedule(1.0, 0.05, 0, 7) == 0.05
-
-
-class FixedQ(nn.Module):
-    """A 'network' whose Q-values are a lookup by the first observation component."""
-
-    def __init__(self, table: list[list[float]]):
-        super().__init__()
-        self.table = torch.tensor(table)
-
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.table[obs[:, 0].long()]
 
 
 def test_td_target_bootstraps_truncations_but_not_terminations(dqn):

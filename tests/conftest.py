@@ -20,6 +20,21 @@ def dueling_dqn():
     return load_algorithm("dueling_dqn")
 
 
+@pytest.fixture(scope="session")
+def value_iteration():
+    return load_algorithm("value_iteration")
+
+
+@pytest.fixture(scope="session")
+def q_table():
+    return load_algorithm("q_table")
+
+
+@pytest.fixture(scope="session")
+def deep_q_table():
+    return load_algorithm("deep_q_table")
+
+
 @pytest.fixture(params=DQN_FAMILY)
 def dqn_family(request):
     """Each of the DQN-family scripts as a module, one test run each."""

@@ -47,6 +47,15 @@ def text_tags(run_dir: Path) -> list[str]:
     return events.Tags()["tensors"]
 
 
+def assert_rejected(result: subprocess.CompletedProcess, message: str, cwd: Path) -> None:
+    """Bad input: exit status 2, one line on stderr naming the problem, and nothing written."""
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert not run_dirs(cwd / "runs") and not (cwd / "videos").exists()
+
+
 class FixedQ(nn.Module):
     """A 'network' whose Q-values are a lookup by the first observation component."""
 

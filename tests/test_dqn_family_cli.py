@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from tests.conftest import DQN_FAMILY
-from tests.helpers import only_run_dir, read_summary, run_dirs, run_script, scalars, text_tags
+from tests.helpers import assert_rejected, only_run_dir, read_summary, run_script, scalars, text_tags
 
 SHORT_RUN = [
     "--total-timesteps", "1200", "--learning-starts", "200", "--train-frequency", "10",
@@ -123,14 +123,6 @@ def test_model_of_a_sibling_script_is_rejected(tmp_path, dqn):
     model_file = dqn.train(args)["model_file"]
     result = run_script("dueling_dqn", "--model-path", model_file, cwd=tmp_path)
     assert_rejected(result, "not a model saved by dueling_dqn.py", tmp_path)
-
-
-def assert_rejected(result, message: str, cwd) -> None:
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == 2, result.stderr
-    assert len(lines) == 1 and message in lines[0], result.stderr
-    assert "Traceback" not in result.stderr
-    assert not run_dirs(cwd / "runs") and not (cwd / "videos").exists()
 
 
 def test_non_finite_loss_stops_training_and_keeps_the_logs(script, tmp_path):

@@ -1,0 +1,543 @@
+"""The Q table made deep: tabular Q-learning written as a network fit by gradient descent.
+
+The table becomes a linear layer without bias on one-hot states, Q(s) = W onehot(s), and
+the tabular update becomes an SGD step on the loss ½ (Q(s, a) − target)² with the TD target
+r + γ (1 − terminated) max_a' Q(s', a') held fixed: with one-hot inputs the gradient touches
+only W[a, s], and one step at learning rate α is exactly Q[s, a] += α (target − Q[s, a]).
+Everything else is q_table.py; swap the layer for a deeper network and this is the start of
+DQN. Transitions come straight from the vector env, or, with --buffer-size, replayed from
+a buffer (stable-baselines3's).
+
+    python algos/deep_q_table.py --env-id FrozenLake-v1
+    python algos/deep_q_table.py --env-id MountainCar-v0 --bins 51 51 --action-repeat 10
+"""
+
+import difflib
+import json
+import os
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import gymnasium as gym
+import matplotlib
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import tyro
+from gymnasium.vector import AutoresetMode
+from stable_baselines3.common.buffers import ReplayBuffer
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
+
+SCRIPT = os.path.basename(__file__)
+NO_LIMIT_CAP = 500
+
+
+@dataclass
+class Args:
+    exp_name: str = SCRIPT[: -len(".py")]
+    """name of this experiment, part of the run folder's name"""
+    seed: int = 1
+    """seed of python, numpy, torch and the environments"""
+    env_id: str = "FrozenLake-v1"
+    """gymnasium id of an env with a Discrete action space and a Discrete (or, with --bins, Box) observation space"""
+    num_envs: int = 8
+    """number of environment copies stepped together"""
+    async_envs: bool = False
+    """step the copies in subprocesses (gymnasium AsyncVectorEnv) instead of in this one"""
+    max_episode_steps: int | None = None
+    """time limit in env steps per episode; None keeps the env's registered limit, or 500 where it has none"""
+    total_timesteps: int = 200_000
+    """agent steps over all copies (each is --action-repeat env steps); 0 only evaluates a --model-path"""
+    device: str = "auto"
+    """torch device of the table: auto (CUDA if present, else CPU), cpu, cuda, cuda:N or mps"""
+    capture_video: bool = False
+    """record evaluation episodes as mp4 into {video_dir}/{run_name}/"""
+    save_model: bool = False
+    """save the Q-network into the run folder at the end"""
+    model_path: str | None = None
+    """load a Q-network saved by --save-model before training or evaluating"""
+    eval_episodes: int = 1000
+    """greedy episodes per evaluation"""
+    eval_frequency: int = 50_000
+    """agent steps between evaluations (there is always one at the end)"""
+    log_dir: str = "runs"
+    """folder of the run folders (TensorBoard logs, summary.json, model)"""
+    video_dir: str = "videos"
+    """folder of the video folders"""
+    progress: bool = True
+    """progress bar on a terminal, plain periodic lines otherwise"""
+
+    learning_rate: float = 0.1
+    """SGD learning rate α at the start of the run"""
+    end_learning_rate: float = 0.01
+    """α at the end of the run (linear in between)"""
+    gamma: float = 0.99
+    """discount factor"""
+    start_e: float = 1.0
+    """ε at the start of the schedule"""
+    end_e: float = 0.05
+    """ε at the end of the schedule and after"""
+    exploration_fraction: float = 0.5
+    """fraction of total_timesteps over which ε falls linearly from start_e to end_e"""
+    bins: tuple[int, ...] | None = None
+    """bins per dimension of a Box observation (one number: the same for every dimension)"""
+    obs_low: tuple[float, ...] | None = None
+    """lower edge of the binned range per dimension; None takes the observation space's bound"""
+    obs_high: tuple[float, ...] | None = None
+    """upper edge of the binned range per dimension; None takes the observation space's bound"""
+    action_repeat: int = 1
+    """env steps each chosen action is held for (rewards summed)"""
+    buffer_size: int = 0
+    """replay buffer capacity in transitions; 0 learns from each vector step's transitions as they come"""
+    batch_size: int = 32
+    """transitions per gradient step when replaying (with --buffer-size)"""
+
+
+# ---- environment -------------------------------------------------------------------------
+
+
+class Discretizer:
+    """Maps a Box observation (obs_dim,) to one state index: each dimension falls into one
+    of its equal-width bins over [low, high] (values outside go to the edge bins), and the
+    bin indices combine row-major into a single integer."""
+
+    def __init__(self, bins: tuple[int, ...], low: np.ndarray, high: np.ndarray):
+        self.bins, self.low, self.high = bins, low, high
+        self.inner_edges = [np.linspace(lo, hi, n + 1)[1:-1] for lo, hi, n in zip(low, high, bins)]
+        self.n_states = int(np.prod(bins))
+
+    def __call__(self, obs: np.ndarray) -> int:
+        indices = [int(np.digitize(x, edges)) for x, edges in zip(obs, self.inner_edges)]
+        return int(np.ravel_multi_index(indices, self.bins))
+
+    def centers(self, dimension: int) -> np.ndarray:
+        edges = np.linspace(self.low[dimension], self.high[dimension], self.bins[dimension] + 1)
+        return (edges[:-1] + edges[1:]) / 2
+
+
+class DiscretizeObservation(gym.ObservationWrapper):
+    def __init__(self, env: gym.Env, discretizer: Discretizer):
+        super().__init__(env)
+        self.discretizer = discretizer
+        self.observation_space = gym.spaces.Discrete(discretizer.n_states)
+
+    def observation(self, observation: np.ndarray) -> int:
+        return self.discretizer(observation)
+
+
+class ActionRepeat(gym.Wrapper):
+    def __init__(self, env: gym.Env, repeat: int):
+        super().__init__(env)
+        self.repeat = repeat
+
+    def step(self, action):
+        total_reward = 0.0
+        for _ in range(self.repeat):
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            total_reward += float(reward)
+            if terminated or truncated:
+                break
+        return obs, total_reward, terminated, truncated, info
+
+
+def make_discretizer(args: Args, observation_space: gym.Space) -> Discretizer | None:
+    if not isinstance(observation_space, gym.spaces.Box):
+        return None
+    dims = observation_space.shape[0]
+    bins = args.bins * dims if len(args.bins) == 1 else args.bins
+    low = np.array(args.obs_low if args.obs_low is not None else observation_space.low, dtype=np.float64)
+    high = np.array(args.obs_high if args.obs_high is not None else observation_space.high, dtype=np.float64)
+    return Discretizer(bins, low, high)
+
+
+def make_env(args: Args, discretizer: Discretizer | None, render_mode: str | None = None,
+             statistics: bool = True) -> Callable[[], gym.Env]:
+    def thunk() -> gym.Env:
+        max_episode_steps = args.max_episode_steps
+        if max_episode_steps is None and gym.spec(args.env_id).max_episode_steps is None:
+            max_episode_steps = NO_LIMIT_CAP
+        env = gym.make(args.env_id, max_episode_steps=max_episode_steps, render_mode=render_mode)
+        if args.action_repeat > 1:
+            env = ActionRepeat(env, args.action_repeat)
+        if discretizer is not None:
+            env = DiscretizeObservation(env, discretizer)
+        return gym.wrappers.RecordEpisodeStatistics(env) if statistics else env
+
+    return thunk
+
+
+def make_vector_env(args: Args, discretizer: Discretizer | None) -> gym.vector.VectorEnv:
+    # SAME_STEP autoreset gives an ending episode's true final observation in
+    # infos["final_obs"] on the step that ends it: one valid transition per copy and step.
+    vector_env_class = gym.vector.AsyncVectorEnv if args.async_envs else gym.vector.SyncVectorEnv
+    return vector_env_class([make_env(args, discretizer) for _ in range(args.num_envs)],
+                            autoreset_mode=AutoresetMode.SAME_STEP)
+
+
+# ---- network -----------------------------------------------------------------------------
+
+
+class QTable(nn.Module):
+    """Maps state indices (batch,) to action values (batch, n_actions) through one-hot codes."""
+
+    def __init__(self, n_states: int, n_actions: int):
+        super().__init__()
+        self.n_states = n_states
+        self.linear = nn.Linear(n_states, n_actions, bias=False)
+        # Zeros, as the table starts: optimistic where rewards are negative (every untried
+        # action looks best), and neutral where they are not.
+        nn.init.zeros_(self.linear.weight)
+
+    def forward(self, states: torch.Tensor) -> torch.Tensor:
+        return self.linear(F.one_hot(states, self.n_states).float())
+
+
+# ---- algorithm pieces --------------------------------------------------------------------
+
+
+def linear_schedule(start: float, end: float, duration: int, t: int) -> float:
+    """The value after t steps of a linear change from start to end over duration steps."""
+    if t >= duration:
+        return end
+    return start + (end - start) * t / duration
+
+
+def q_learning_step(
+    q_network: QTable, optimizer: torch.optim.Optimizer, obs: torch.Tensor, actions: torch.Tensor,
+    rewards: torch.Tensor, next_obs: torch.Tensor, terminations: torch.Tensor, gamma: float,
+) -> torch.Tensor:
+    """One SGD step on ½ Σ_batch (Q(s, a) − target)² for a batch of transitions (batch,);
+    returns their TD errors (batch,).
+
+    A truncated transition has terminated = 0 and next_obs = its true final state, so it
+    bootstraps. The loss is summed, not averaged, so that each transition moves its own
+    Q[s, a] by α (target − Q[s, a]) as in the table; transitions of the same (s, a) in one
+    batch add their steps.
+    """
+    with torch.no_grad():
+        td_targets = rewards + gamma * (1.0 - terminations) * q_network(next_obs).max(dim=1).values
+    q_taken = q_network(obs).gather(1, actions[:, None]).squeeze(1)
+    loss = 0.5 * ((q_taken - td_targets) ** 2).sum()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return (td_targets - q_taken).detach()
+
+
+def frozen_greedy_policy(q_table: torch.Tensor) -> Callable[[np.ndarray], np.ndarray]:
+    """The greedy policy of the table as it is now, as a lookup from states (n,) to actions (n,):
+    one NumPy index per evaluation step instead of a few torch calls."""
+    actions = q_table.argmax(dim=1).cpu().numpy()
+    return lambda obs: actions[obs]
+
+
+def evaluate(policy: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes: int, seed: int) -> np.ndarray:
+    """Undiscounted returns of `episodes` episodes of a greedy policy, shape (episodes,)."""
+    returns = np.zeros(episodes)
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        done = False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(int(policy(np.array([obs]))[0]))
+            returns[episode] += float(reward)
+            done = terminated or truncated
+    return returns
+
+
+def plot_value_and_policy(q_table: np.ndarray, discretizer: Discretizer, trajectory: np.ndarray, path: str) -> None:
+    """For a 2-D observation: max_a Q and argmax_a Q over the bins, with a greedy episode's
+    observations (steps, 2) drawn on both."""
+    shape = discretizer.bins
+    x, y = discretizer.centers(0), discretizer.centers(1)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), constrained_layout=True)
+    panels = [("greedy value max_a Q", q_table.max(axis=1), "viridis"), ("greedy action argmax_a Q", q_table.argmax(axis=1),
+                                                                       plt.get_cmap("tab10", q_table.shape[1]))]
+    for ax, (title, values, colormap) in zip(axes, panels):
+        image = ax.pcolormesh(x, y, values.reshape(shape).T, cmap=colormap, shading="nearest")
+        fig.colorbar(image, ax=ax, ticks=range(q_table.shape[1]) if "action" in title else None)
+        ax.plot(trajectory[:, 0], trajectory[:, 1], "r-", linewidth=2, label="greedy episode")
+        ax.plot(trajectory[0, 0], trajectory[0, 1], "wo", markeredgecolor="r")
+        ax.set(title=title, xlabel="observation[0]", ylabel="observation[1]")
+    axes[0].legend(loc="lower left")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def greedy_trajectory(q_table: np.ndarray, args: Args, discretizer: Discretizer, seed: int) -> np.ndarray:
+    """The raw observations (steps + 1, obs_dim) of one greedy episode."""
+    env = make_env(args, None, statistics=False)()
+    obs, _ = env.reset(seed=seed)
+    trajectory, done = [obs], False
+    while not done:
+        obs, _, terminated, truncated, _ = env.step(int(q_table[discretizer(obs)].argmax()))
+        trajectory.append(obs)
+        done = terminated or truncated
+    env.close()
+    return np.array(trajectory)
+
+
+# ---- plumbing: input checks, device, model files, summary --------------------------------
+
+
+class UsageError(Exception):
+    """Bad input: reported as one line on stderr with exit status 2."""
+
+
+def check_args(args: Args) -> None:
+    for name in ("num_envs", "eval_episodes", "eval_frequency", "action_repeat"):
+        if getattr(args, name) <= 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    if args.buffer_size < 0 or args.batch_size <= 0:
+        raise UsageError(f"--buffer-size must be >= 0 and --batch-size positive, got {args.buffer_size}, {args.batch_size}")
+    if args.buffer_size and args.batch_size > args.buffer_size:
+        raise UsageError(f"--batch-size {args.batch_size} is larger than --buffer-size {args.buffer_size}")
+    if args.total_timesteps < 0:
+        raise UsageError(f"--total-timesteps must be >= 0, got {args.total_timesteps}")
+    if args.max_episode_steps is not None and args.max_episode_steps <= 0:
+        raise UsageError(f"--max-episode-steps must be positive, got {args.max_episode_steps}")
+    if args.env_id not in gym.registry:
+        close = difflib.get_close_matches(args.env_id, gym.registry.keys(), n=3, cutoff=0.6)
+        raise UsageError(f"unknown env id {args.env_id!r}" + (f"; did you mean {' or '.join(close)}?" if close else ""))
+    try:
+        probe = gym.make(args.env_id)
+    except gym.error.DependencyNotInstalled as err:
+        raise UsageError(f"{args.env_id} needs a package that is not installed: {str(err).splitlines()[0]}") from None
+    action_space, observation_space = probe.action_space, probe.observation_space
+    probe.close()
+    if not isinstance(action_space, gym.spaces.Discrete):
+        raise UsageError(f"{SCRIPT} needs a Discrete action space; {args.env_id} has {action_space}: use ddpg.py")
+    if isinstance(observation_space, gym.spaces.Discrete):
+        if args.bins is not None or args.obs_low is not None or args.obs_high is not None:
+            raise UsageError(f"{args.env_id} already has Discrete observations: leave out --bins, --obs-low, --obs-high")
+        return
+    if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) != 1:
+        raise UsageError(f"{SCRIPT} needs a Discrete or 1-D Box observation space; {args.env_id} has {observation_space}")
+    dims = observation_space.shape[0]
+    if args.bins is None:
+        raise UsageError(f"{args.env_id} has continuous observations ({observation_space}): add --bins, "
+                         f"e.g. --bins {' '.join(['20'] * dims)}")
+    if len(args.bins) not in (1, dims) or min(args.bins) <= 0:
+        raise UsageError(f"--bins needs one positive count or {dims} (one per observation dimension), got {args.bins}")
+    for name, given, bound in (("obs-low", args.obs_low, observation_space.low),
+                               ("obs-high", args.obs_high, observation_space.high)):
+        if given is not None and len(given) != dims:
+            raise UsageError(f"--{name} needs {dims} values (one per observation dimension), got {len(given)}")
+        if not np.all(np.isfinite(given if given is not None else bound)):
+            raise UsageError(f"{args.env_id} has unbounded observations ({observation_space}): "
+                             f"give the binned range with --obs-low and --obs-high")
+    low = np.array(args.obs_low if args.obs_low is not None else observation_space.low)
+    high = np.array(args.obs_high if args.obs_high is not None else observation_space.high)
+    if np.any(low >= high):
+        raise UsageError(f"the binned range is empty in some dimension: low {low.tolist()}, high {high.tolist()}")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UsageError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+        raise UsageError(f"device {name!r} is not available: this machine has {torch.cuda.device_count()} CUDA devices")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise UsageError("device 'mps' is not available on this machine")
+    return device
+
+
+def load_model(path: str, args: Args, shape: tuple[int, int], device: torch.device) -> dict:
+    try:
+        checkpoint = torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise UsageError(f"--model-path {path!r}: no such file") from None
+    except Exception as err:
+        raise UsageError(f"--model-path {path!r} is not a model saved by {SCRIPT} ({type(err).__name__})") from None
+    if not isinstance(checkpoint, dict) or checkpoint.get("algorithm") != SCRIPT:
+        raise UsageError(f"--model-path {path!r} is not a model saved by {SCRIPT}")
+    if checkpoint["env_id"] != args.env_id:
+        raise UsageError(f"--model-path {path!r} was trained on {checkpoint['env_id']}, not {args.env_id}")
+    if tuple(checkpoint["q_network"]["linear.weight"].shape) != shape[::-1]:
+        raise UsageError(f"--model-path {path!r} has {checkpoint['q_network']['linear.weight'].shape[1]} states, "
+                         f"not {shape[0]}: use the --bins it was trained with")
+    return checkpoint["q_network"]
+
+
+def unique_run_name(args: Args) -> str:
+    run_name = base_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    copies = 0
+    while os.path.exists(os.path.join(args.log_dir, run_name)):  # same run started within a second
+        copies += 1
+        run_name = f"{base_name}_{copies}"
+    return run_name
+
+
+def write_json_atomically(path: str, data: dict) -> None:
+    with open(path + ".tmp", "w") as file:
+        json.dump(data, file, indent=2)
+    os.replace(path + ".tmp", path)
+
+
+def crossings(step: int, step_size: int, interval: int) -> int:
+    """How many multiples of interval lie in (step - step_size, step]."""
+    return step // interval - (step - step_size) // interval
+
+
+# ---- training ----------------------------------------------------------------------------
+
+
+def train(args: Args) -> dict:
+    """Train (and evaluate) as args say; returns summary.json's contents plus `q_network`,
+    the tensor `q_table` (n_states, n_actions) it holds, `replay_buffer` (None without
+    --buffer-size) and the list `episodic_returns` of training episodes."""
+    check_args(args)
+    device = resolve_device(args.device)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+
+    probe = gym.make(args.env_id)
+    discretizer = make_discretizer(args, probe.observation_space)
+    probe.close()
+    envs = make_vector_env(args, discretizer)
+    n_states, n_actions = int(envs.single_observation_space.n), int(envs.single_action_space.n)
+    q_network = QTable(n_states, n_actions).to(device)
+    if args.model_path is not None:
+        q_network.load_state_dict(load_model(args.model_path, args, (n_states, n_actions), device))
+    q_table = q_network.linear.weight.detach().T  # a view: every SGD step shows in it
+    optimizer = torch.optim.SGD(q_network.parameters(), lr=args.learning_rate)
+    replay_buffer = None
+    if args.buffer_size:
+        replay_buffer = ReplayBuffer(args.buffer_size, envs.single_observation_space, envs.single_action_space,
+                                     device, n_envs=args.num_envs, handle_timeout_termination=False)
+
+    run_name = unique_run_name(args)
+    run_dir = os.path.join(args.log_dir, run_name)
+    writer = SummaryWriter(run_dir)
+    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in asdict(args).items()))
+    eval_env = make_env(args, discretizer, render_mode="rgb_array" if args.capture_video else None, statistics=False)()
+    if args.capture_video:
+        eval_env = gym.wrappers.RecordVideo(eval_env, os.path.join(args.video_dir, run_name), name_prefix="eval",
+                                            episode_trigger=lambda episode: episode % args.eval_episodes == 0)
+    progress = tqdm(total=args.total_timesteps, unit="step", disable=not (args.progress and sys.stderr.isatty()))
+    plain_progress = args.progress and progress.disable
+
+    def greedy_actions(obs: np.ndarray) -> np.ndarray:
+        return q_table[torch.as_tensor(obs, device=device)].argmax(dim=1).cpu().numpy()
+
+    rng = np.random.default_rng(args.seed)
+    exploration_steps = int(args.exploration_fraction * args.total_timesteps)
+    episodic_returns: list[float] = []
+    status, global_step = "completed", 0
+    start_time = time.perf_counter()
+    obs, _ = envs.reset(seed=args.seed)
+    while global_step < args.total_timesteps:
+        # ---- act: ε-greedy, drawn per env copy
+        epsilon = linear_schedule(args.start_e, args.end_e, exploration_steps, global_step)
+        alpha = linear_schedule(args.learning_rate, args.end_learning_rate, args.total_timesteps, global_step)
+        actions = greedy_actions(obs)
+        explore = rng.random(args.num_envs) < epsilon
+        actions[explore] = rng.integers(n_actions, size=int(explore.sum()))
+        next_obs, rewards, terminations, truncations, infos = envs.step(actions)
+        global_step += args.num_envs
+
+        # ---- learn: a finished episode's next state is its true final one, not the reset
+        real_next_obs = next_obs
+        if "final_obs" in infos:
+            real_next_obs = next_obs.copy()
+            episode = infos["final_info"]["episode"]
+            for i in np.flatnonzero(infos["_final_obs"]):
+                real_next_obs[i] = infos["final_obs"][i]
+                episodic_returns.append(float(episode["r"][i]))
+                writer.add_scalar("charts/episodic_return", episode["r"][i], global_step)
+                writer.add_scalar("charts/episodic_length", episode["l"][i], global_step)
+        optimizer.param_groups[0]["lr"] = alpha
+        if replay_buffer is None:
+            batch = (torch.as_tensor(obs, device=device), torch.as_tensor(actions, device=device),
+                     torch.as_tensor(rewards, dtype=torch.float32, device=device),
+                     torch.as_tensor(real_next_obs, device=device),
+                     torch.as_tensor(terminations, dtype=torch.float32, device=device))
+        else:
+            replay_buffer.add(obs, real_next_obs, actions, rewards, terminations, [])
+            data = replay_buffer.sample(args.batch_size)
+            batch = (data.observations.flatten(), data.actions.flatten(), data.rewards.flatten(),
+                     data.next_observations.flatten(), data.dones.flatten())
+        td_errors = q_learning_step(q_network, optimizer, *batch, args.gamma)
+        obs = next_obs
+
+        # ---- log and evaluate
+        if crossings(global_step, args.num_envs, 1000) or global_step >= args.total_timesteps:
+            sps = int(global_step / (time.perf_counter() - start_time))
+            writer.add_scalar("charts/SPS", sps, global_step)
+            writer.add_scalar("charts/epsilon", epsilon, global_step)
+            writer.add_scalar("charts/learning_rate", alpha, global_step)
+            writer.add_scalar("losses/td_error", td_errors.abs().mean().item(), global_step)
+            if not torch.isfinite(q_table).all():
+                status = f"non-finite Q-value at step {global_step}"
+                break
+            progress.update(global_step - progress.n)
+            progress.set_postfix(SPS=sps, episodic_return=episodic_returns[-1] if episodic_returns else None)
+        if plain_progress and crossings(global_step, args.num_envs, max(args.total_timesteps // 10, 1)):
+            print(f"{run_name}: step {global_step}/{args.total_timesteps}, "
+                  f"SPS {global_step / (time.perf_counter() - start_time):.0f}, "
+                  f"episodic return {episodic_returns[-1] if episodic_returns else None}", flush=True)
+        if crossings(global_step, args.num_envs, args.eval_frequency) and global_step < args.total_timesteps:
+            eval_returns = evaluate(frozen_greedy_policy(q_table), eval_env, args.eval_episodes, args.seed + 100_000)
+            writer.add_scalar("eval/episodic_return", eval_returns.mean(), global_step)
+    train_seconds = time.perf_counter() - start_time
+    progress.close()
+    envs.close()
+
+    # ---- final evaluation, value/policy picture, model, summary
+    eval_returns = np.array([])
+    if status == "completed":
+        eval_returns = evaluate(frozen_greedy_policy(q_table), eval_env, args.eval_episodes, args.seed + 100_000)
+        writer.add_scalar("eval/episodic_return", eval_returns.mean(), global_step)
+    eval_env.close()
+    picture_file = None
+    if status == "completed" and discretizer is not None and len(discretizer.bins) == 2:
+        picture_file = os.path.join(run_dir, "value_policy.png")
+        q_array = q_table.cpu().numpy()
+        plot_value_and_policy(q_array, discretizer, greedy_trajectory(q_array, args, discretizer, args.seed + 100_000),
+                              picture_file)
+    model_file = None
+    if args.save_model and status == "completed":
+        model_file = os.path.join(run_dir, f"{args.exp_name}.pt")
+        torch.save({"algorithm": SCRIPT, "env_id": args.env_id, "q_network": q_network.state_dict()}, model_file)
+    writer.close()
+    summary = {
+        "status": status,
+        "eval_mean": float(eval_returns.mean()) if eval_returns.size else None,
+        "eval_std": float(eval_returns.std()) if eval_returns.size else None,
+        "eval_returns": eval_returns.tolist(),
+        "global_step": global_step,
+        "train_seconds": train_seconds,
+        "sps": global_step / train_seconds if global_step else 0.0,
+        "run_dir": run_dir,
+        "model_file": model_file,
+        "picture_file": picture_file,
+        "args": asdict(args),
+    }
+    write_json_atomically(os.path.join(run_dir, "summary.json"), summary)
+    return {**summary, "episodic_returns": episodic_returns, "q_network": q_network, "q_table": q_table,
+            "replay_buffer": replay_buffer}
+
+
+if __name__ == "__main__":
+    try:
+        result = train(tyro.cli(Args))
+    except UsageError as error:
+        print(f"{SCRIPT}: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    if result["status"] != "completed":
+        print(f"{SCRIPT}: {result['status']}; logs kept in {result['run_dir']}", file=sys.stderr)
+        sys.exit(1)
+    print(f"greedy evaluation: {result['eval_mean']:.3f} ± {result['eval_std']:.3f} over "
+          f"{len(result['eval_returns'])} episodes; run folder {result['run_dir']}")

@@ -1,13 +1,19 @@
-"""One algorithm with its default hyperparameters on one env over several seeds: the final
-greedy evaluation and the wall time of each run, then how many seeds reach a threshold.
+"""One algorithm on one env over several seeds: the final greedy evaluation and the wall
+time of each run, then how many seeds reach a threshold.
 
     python -m benchmarks.seeds --algorithm dqn --env-id CartPole-v1 --seeds 1 2 3 4 5 --threshold 475
+    python -m benchmarks.seeds --algorithm dqn --env-id LunarLander-v3 --workers 2 \\
+        --extra="--total-timesteps 100000 --batch-size 128"
 """
 
+import shlex
+import statistics
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
+import torch
 import tyro
 
 from benchmarks.common import load_algorithm
@@ -20,28 +26,40 @@ class Args:
     env_id: str = "CartPole-v1"
     """gymnasium env id"""
     seeds: tuple[int, ...] = (1, 2, 3, 4, 5)
-    """seeds to run, one after the other"""
+    """seeds to run"""
     threshold: float = 475.0
     """greedy evaluation mean that counts as solved"""
+    extra: str = ""
+    """more options of the algorithm's own command line, as one string after an equals sign (--extra='--batch-size 128')"""
+    workers: int = 1
+    """runs at the same time; with more than one, each gets one torch thread"""
+
+
+def run(args: Args, seed: int) -> tuple[float, float, float, int]:
+    """(greedy mean, greedy std, wall seconds, env steps) of one seed."""
+    if args.workers > 1:
+        torch.set_num_threads(1)
+    module = load_algorithm(args.algorithm)
+    with tempfile.TemporaryDirectory() as log_dir:
+        defaults = module.Args(env_id=args.env_id, seed=seed, log_dir=log_dir, progress=False)
+        algorithm_args = tyro.cli(module.Args, args=shlex.split(args.extra), default=defaults)
+        start = time.perf_counter()
+        result = module.train(algorithm_args)
+    return result["eval_mean"], result["eval_std"], time.perf_counter() - start, result["global_step"]
 
 
 def main(args: Args) -> None:
-    module = load_algorithm(args.algorithm)
-    results = []
-    with tempfile.TemporaryDirectory() as log_dir:
-        for seed in args.seeds:
-            start = time.perf_counter()
-            result = module.train(module.Args(env_id=args.env_id, seed=seed, log_dir=log_dir, progress=False))
-            results.append((seed, result["eval_mean"], result["eval_std"], time.perf_counter() - start))
-            print(f"seed {seed}: greedy {result['eval_mean']:.1f} ± {result['eval_std']:.1f}, "
-                  f"{results[-1][3]:.0f} s", flush=True)
-    steps = result["global_step"]
-    print(f"\n{args.algorithm}.py on {args.env_id}, default hyperparameters, {steps} steps a run")
+    with ProcessPoolExecutor(args.workers) as pool:
+        results = list(pool.map(run, [args] * len(args.seeds), args.seeds))
+    steps = results[0][3]
+    print(f"{args.algorithm}.py on {args.env_id}, {steps} steps a run" + (f", {args.extra}" if args.extra else ""))
     print("| seed | greedy eval (mean ± std) | wall time |\n|---|---|---|")
-    for seed, mean, std, seconds in results:
+    for seed, (mean, std, seconds, _) in zip(args.seeds, results):
         print(f"| {seed} | {mean:.1f} ± {std:.1f} | {seconds:.0f} s |")
-    solved = sum(mean >= args.threshold for _, mean, _, _ in results)
-    print(f"\n{solved} of {len(results)} seeds reach {args.threshold:g}")
+    means = [mean for mean, *_ in results]
+    solved = sum(mean >= args.threshold for mean in means)
+    print(f"\nover seeds: {statistics.mean(means):.1f} ± {statistics.pstdev(means):.1f}; "
+          f"{solved} of {len(results)} seeds reach {args.threshold:g}")
 
 
 if __name__ == "__main__":

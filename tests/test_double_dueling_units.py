@@ -1,5 +1,5 @@
 """What Double DQN and the dueling head change, on hand-built tensors; and the bound on how
-far each variant's file drifts from its parent."""
+far each variant's file (these two, and deep_q_table.py) drifts from its parent."""
 
 import difflib
 
@@ -13,7 +13,7 @@ from tests.helpers import FixedQ
 # Changed lines (removed + added) that `diff parent child` shows today: the idea and nothing
 # else. An edit to a parent that its child does not follow raises the count and fails here;
 # raise a bound only for a change that belongs to the algorithm.
-MAX_CHANGED_LINES = {("dqn", "double_dqn"): 19, ("double_dqn", "dueling_dqn"): 28}
+MAX_CHANGED_LINES = {("dqn", "double_dqn"): 19, ("double_dqn", "dueling_dqn"): 28, ("q_table", "deep_q_table"): 132}
 
 
 def changed_lines(parent: str, child: str) -> int:

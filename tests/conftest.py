@@ -39,3 +39,13 @@ def deep_q_table():
 def dqn_family(request):
     """Each of the DQN-family scripts as a module, one test run each."""
     return load_algorithm(request.param)
+
+
+@pytest.fixture(scope="session")
+def reinforce():
+    return load_algorithm("reinforce")
+
+
+@pytest.fixture(scope="session")
+def ddpg():
+    return load_algorithm("ddpg")

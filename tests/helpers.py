@@ -1,9 +1,14 @@
 """Helpers shared by the tests: running scripts, reading run folders."""
 
+import contextlib
+import io
 import json
+import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import torch
 import torch.nn as nn
@@ -65,3 +70,21 @@ class FixedQ(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.table[obs[:, 0].long()]
+
+
+def run_script_in_process(name: str, *cli_args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run algos/{name}.py's command line in this process, as `python algos/{name}.py` would
+    run it (its __main__ block, exit status, stdout, stderr), without the seconds a fresh
+    interpreter spends importing torch. An uncaught exception propagates: the test errs."""
+    argv, old_cwd = [str(ALGOS / f"{name}.py"), *cli_args], os.getcwd()
+    stdout, stderr = io.StringIO(), io.StringIO()
+    returncode = 0
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr), mock.patch.object(sys, "argv", argv):
+            runpy.run_path(argv[0], run_name="__main__")
+    except SystemExit as exit_:
+        returncode = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+    finally:
+        os.chdir(old_cwd)
+    return subprocess.CompletedProcess(argv, returncode, stdout.getvalue(), stderr.getvalue())

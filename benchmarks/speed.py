@@ -1,14 +1,25 @@
-"""Steps per second of algos/dqn.py against stable-baselines3's DQN, side by side.
+"""Steps per second of algozoo scripts against stable-baselines3, side by side.
 
-Both train CartPole-v1 on the CPU with the same hyperparameters (lr 2.5e-4, buffer 10k,
-batch 128, a gradient step every 10 env steps, target copy every 500, learning starts at
-10k, ε 1 → 0.05 over half the run, MLP 120-84, one env), for the same number of steps,
-alternating run by run so that both see the same machine load, each run in a fresh Python
-process with each library's own torch thread setting. SPS is env steps over the
-wall time of the training loop: stable-baselines3's `learn()`, and dqn.py's loop without
-its final evaluation (periodic evaluation is off, as stable-baselines3 does none).
+`--algorithm dqn` (the default): algos/dqn.py against stable-baselines3's DQN on
+CartPole-v1 with the same hyperparameters (lr 2.5e-4, buffer 10k, batch 128, a gradient
+step every 10 env steps, target copy every 500, learning starts at 10k, ε 1 → 0.05 over
+half the run, MLP 120-84, one env), 50,000 steps a run.
 
-    python -m benchmarks.speed            # prints a table, the medians and their ratio
+`--algorithm ddpg`: algos/ddpg.py against stable-baselines3's DDPG on Pendulum-v1 with the
+same hyperparameters (lr 1e-3 for actor and critic, buffer 1M, batch 256, γ 0.98, τ 0.005,
+uniformly random actions for the first 1,000 steps, then Gaussian noise of σ 0.1 half
+action ranges, a critic step, an actor step and a target update every env step, MLP
+256-256 for actor and critic, one env), 10,000 steps a run.
+
+Both implementations run on the CPU for the same number of steps, alternating run by run
+so that both see the same machine load, each run in a fresh Python process with each
+library's own torch thread setting (OMP_NUM_THREADS sets it for both). SPS is env steps
+over the wall time of the training loop: stable-baselines3's `learn()`, and the algozoo
+script's loop without its final evaluation (periodic evaluation is off, as
+stable-baselines3 does none).
+
+    python -m benchmarks.speed                      # prints a table, the medians and their ratio
+    python -m benchmarks.speed --algorithm ddpg
 """
 
 import statistics
@@ -17,61 +28,108 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Callable, Literal
 
 import gymnasium as gym
+import numpy as np
 import torch
 import tyro
-from stable_baselines3 import DQN
+from stable_baselines3 import DDPG, DQN
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.noise import NormalActionNoise
 
 from benchmarks.common import ROOT, load_algorithm
 
+
+@dataclass(frozen=True)
+class Comparison:
+    """One algozoo script against its stable-baselines3 counterpart."""
+
+    env_id: str
+    steps: int
+    """environment steps per run unless --steps says otherwise"""
+    algozoo_args: dict
+    """fields of the script's Args beyond those every run sets"""
+    sb3_model: Callable[[gym.Env], BaseAlgorithm]
+
+
 # Huber loss and gradient clipping at norm 10 are stable-baselines3's DQN defaults; dqn.py
 # is given the same.
-SHARED = dict(learning_rate=2.5e-4, buffer_size=10_000, batch_size=128, gamma=0.99, max_grad_norm=10.0)
+DQN_SHARED = dict(learning_rate=2.5e-4, buffer_size=10_000, batch_size=128, gamma=0.99, max_grad_norm=10.0)
+DDPG_SHARED = dict(learning_rate=1e-3, buffer_size=1_000_000, batch_size=256, gamma=0.98, tau=0.005, learning_starts=1_000)
+DDPG_NOISE = 0.1
+
+
+def sb3_ddpg(env: gym.Env) -> DDPG:
+    # stable-baselines3 adds action noise to actions rescaled to [-1, 1], so its σ is in
+    # half action ranges, as ddpg.py's --exploration-noise is.
+    shape = env.action_space.shape
+    return DDPG(
+        "MlpPolicy", env, train_freq=1, gradient_steps=1, action_noise=NormalActionNoise(np.zeros(shape), DDPG_NOISE * np.ones(shape)),
+        policy_kwargs=dict(net_arch=[256, 256]), device="cpu", seed=1, **DDPG_SHARED,
+    )
+
+
+COMPARISONS = {
+    "dqn": Comparison(
+        "CartPole-v1", 50_000,
+        algozoo_args=dict(
+            train_frequency=10, target_network_frequency=500, learning_starts=10_000,
+            start_e=1.0, end_e=0.05, exploration_fraction=0.5, hidden_sizes=(120, 84), tau=1.0, loss="huber",
+            **DQN_SHARED,
+        ),
+        sb3_model=lambda env: DQN(
+            "MlpPolicy", env, train_freq=10, gradient_steps=1, target_update_interval=500,
+            learning_starts=10_000, exploration_initial_eps=1.0, exploration_final_eps=0.05,
+            exploration_fraction=0.5, policy_kwargs=dict(net_arch=[120, 84]), device="cpu", seed=1, **DQN_SHARED,
+        ),
+    ),
+    "ddpg": Comparison(
+        "Pendulum-v1", 10_000,
+        algozoo_args=dict(train_frequency=1, policy_frequency=1, noise="normal", exploration_noise=DDPG_NOISE,
+                          hidden_sizes=(256, 256), **DDPG_SHARED),
+        sb3_model=sb3_ddpg,
+    ),
+}
 
 
 @dataclass
 class Args:
-    steps: int = 50_000
-    """environment steps per run"""
+    algorithm: Literal["dqn", "ddpg"] = "dqn"
+    """which comparison: dqn.py vs DQN on CartPole-v1, or ddpg.py vs DDPG on Pendulum-v1"""
+    steps: int | None = None
+    """environment steps per run; None: 50,000 for dqn, 10,000 for ddpg"""
     repeats: int = 3
     """runs of each implementation, alternating"""
     vector_envs: int = 8
-    """also time dqn.py with this many env copies (0 skips it)"""
+    """also time the algozoo script with this many env copies (0 skips it)"""
     only: Literal["", "algozoo", "sb3"] = ""
     """internal: time one run of one implementation in this process and print its SPS"""
     num_envs: int = 1
     """internal: env copies for --only algozoo"""
 
 
-def algozoo_sps(steps: int, num_envs: int) -> float:
-    dqn = load_algorithm("dqn")
+def algozoo_sps(algorithm: str, steps: int, num_envs: int) -> float:
+    module, comparison = load_algorithm(algorithm), COMPARISONS[algorithm]
     with tempfile.TemporaryDirectory() as log_dir:
-        args = dqn.Args(
-            env_id="CartPole-v1", num_envs=num_envs, total_timesteps=steps, device="cpu", progress=False,
-            eval_frequency=steps, eval_episodes=1, log_dir=log_dir, seed=1,
-            train_frequency=10, target_network_frequency=500, learning_starts=10_000,
-            start_e=1.0, end_e=0.05, exploration_fraction=0.5, hidden_sizes=(120, 84), tau=1.0, loss="huber",
-            **SHARED,
+        args = module.Args(
+            env_id=comparison.env_id, num_envs=num_envs, total_timesteps=steps, device="cpu", progress=False,
+            eval_frequency=steps, eval_episodes=1, log_dir=log_dir, seed=1, **comparison.algozoo_args,
         )
-        return dqn.train(args)["sps"]
+        return module.train(args)["sps"]
 
 
-def sb3_sps(steps: int) -> float:
-    model = DQN(
-        "MlpPolicy", gym.make("CartPole-v1"), train_freq=10, gradient_steps=1, target_update_interval=500,
-        learning_starts=10_000, exploration_initial_eps=1.0, exploration_final_eps=0.05,
-        exploration_fraction=0.5, policy_kwargs=dict(net_arch=[120, 84]), device="cpu", seed=1, **SHARED,
-    )
+def sb3_sps(algorithm: str, steps: int) -> float:
+    comparison = COMPARISONS[algorithm]
+    model = comparison.sb3_model(gym.make(comparison.env_id))
     start = time.perf_counter()
     model.learn(steps)
     return steps / (time.perf_counter() - start)
 
 
-def timed_run(implementation: str, steps: int, num_envs: int = 1) -> tuple[float, int]:
+def timed_run(algorithm: str, implementation: str, steps: int, num_envs: int = 1) -> tuple[float, int]:
     """SPS and torch thread count of one run in a fresh Python process."""
-    command = [sys.executable, "-m", "benchmarks.speed", "--only", implementation,
+    command = [sys.executable, "-m", "benchmarks.speed", "--algorithm", algorithm, "--only", implementation,
                "--steps", str(steps), "--num-envs", str(num_envs)]
     output = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
     sps, threads = output.split()[-2:]
@@ -79,26 +137,28 @@ def timed_run(implementation: str, steps: int, num_envs: int = 1) -> tuple[float
 
 
 def main(args: Args) -> None:
+    steps = args.steps or COMPARISONS[args.algorithm].steps
     if args.only:
-        sps = algozoo_sps(args.steps, args.num_envs) if args.only == "algozoo" else sb3_sps(args.steps)
+        sps = algozoo_sps(args.algorithm, steps, args.num_envs) if args.only == "algozoo" else sb3_sps(args.algorithm, steps)
         print(sps, torch.get_num_threads())
         return
-    runs = {"algozoo dqn.py": ("algozoo", 1), "stable-baselines3 DQN": ("sb3", 1)}
+    script, sb3_name = f"{args.algorithm}.py", f"stable-baselines3 {args.algorithm.upper()}"
+    runs = {f"algozoo {script}": ("algozoo", 1), sb3_name: ("sb3", 1)}
     if args.vector_envs:
-        runs[f"algozoo dqn.py, {args.vector_envs} envs"] = ("algozoo", args.vector_envs)
+        runs[f"algozoo {script}, {args.vector_envs} envs"] = ("algozoo", args.vector_envs)
     sps: dict[str, list[float]] = {name: [] for name in runs}
     threads: dict[str, int] = {}
     for repeat in range(args.repeats):
         for name, (implementation, num_envs) in runs.items():
-            run_sps, threads[name] = timed_run(implementation, args.steps, num_envs)
+            run_sps, threads[name] = timed_run(args.algorithm, implementation, steps, num_envs)
             sps[name].append(run_sps)
         print(f"repeat {repeat + 1}: " + ", ".join(f"{name} {values[-1]:.0f}" for name, values in sps.items()), flush=True)
-    print(f"\nCartPole-v1, CPU, {args.steps} steps per run, {args.repeats} runs each, one fresh process a run")
+    print(f"\n{COMPARISONS[args.algorithm].env_id}, CPU, {steps} steps per run, {args.repeats} runs each, one fresh process a run")
     print(f"{'implementation':<28} {'torch threads':>13} {'median SPS':>10}   runs")
     for name, values in sps.items():
         print(f"{name:<28} {threads[name]:>13} {statistics.median(values):>10.0f}   " + " ".join(f"{v:.0f}" for v in values))
-    ratio = statistics.median(sps["algozoo dqn.py"]) / statistics.median(sps["stable-baselines3 DQN"])
-    print(f"ratio dqn.py / stable-baselines3 (one env): {ratio:.2f}x")
+    ratio = statistics.median(sps[f"algozoo {script}"]) / statistics.median(sps[sb3_name])
+    print(f"ratio {script} / stable-baselines3 (one env): {ratio:.2f}x")
 
 
 if __name__ == "__main__":

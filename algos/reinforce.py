@@ -203,10 +203,10 @@ def reward_to_go(rewards: np.ndarray, episode_ends: np.ndarray, gamma: float) ->
     last step of each, where the sum restarts.
     """
     returns = np.zeros(len(rewards), dtype=np.float64)
-    running = 0.0
+    g = 0.0
     for t in reversed(range(len(rewards))):
-        running = rewards[t] + gamma * running * (not episode_ends[t])
-        returns[t] = running
+        g = rewards[t] + gamma * g * (not episode_ends[t])
+        returns[t] = g
     return returns
 
 

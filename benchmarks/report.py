@@ -191,7 +191,7 @@ def markdown_row(row: dict) -> str:
                f"{number(row['iqm_ci_high'], digits)}]")
     seeds = f"{row['seeds_completed']} of {row['seeds']}"
     threshold = "–" if row["seeds_at_threshold"] is None else \
-        f"{row['seeds_at_threshold']} of {row['seeds_completed']} ≥ {number(row['threshold'], 3).rstrip('0').rstrip('.')}"
+        f"{row['seeds_at_threshold']} of {row['seeds_completed']} ≥ {row['threshold']:g}".replace("-", "−")
     steps = "–" if row["steps"] is None else f"{row['steps']:,}"
     wall = "–" if row["wall_seconds_median"] is None else f"{row['wall_seconds_median']:.0f} s"
     sps = "–" if row["sps_median"] is None else f"{row['sps_median']:,.0f}"

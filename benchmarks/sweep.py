@@ -62,7 +62,7 @@ LOG_TAIL_LINES = 20
 @dataclass
 class Args:
     suite: str | None = None
-    """suite name in benchmarks/suites/ (e.g. classic) or a path to a .toml file: per algorithm × env, the seeds, budgets and hyperparameters"""
+    """benchmarks/suites/NAME.toml (e.g. classic) or a .toml path: seeds, budgets and options per algorithm × env"""
     algos: tuple[str, ...] = ()
     """files in algos/, without .py; with --suite, keeps only these of the suite's cells"""
     env_ids: tuple[str, ...] = ()
@@ -72,7 +72,7 @@ class Args:
     num_seeds: int | None = None
     """seeds 1..N of every cell; None takes the suite's counts, or 3 without a suite"""
     extra: str = ""
-    """more options for every run, as one string after an equals sign (--extra='--total-timesteps 20000'); each option goes to the scripts that have it"""
+    """options for every run that has them, one string after an equals sign: --extra='--total-timesteps 20000'"""
     out: str | None = None
     """output folder; None is runs/sweeps/{suite name}, or runs/sweeps/sweep without a suite"""
     workers: int = os.cpu_count() or 1

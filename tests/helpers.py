@@ -88,3 +88,11 @@ def run_script_in_process(name: str, *cli_args: str, cwd: Path) -> subprocess.Co
     finally:
         os.chdir(old_cwd)
     return subprocess.CompletedProcess(argv, returncode, stdout.getvalue(), stderr.getvalue())
+
+
+def run_benchmark(name: str, *cli_args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run benchmarks/{name}.py through its real command line."""
+    return subprocess.run(
+        [sys.executable, str(ALGOS.parent / "benchmarks" / f"{name}.py"), *cli_args],
+        cwd=cwd, capture_output=True, text=True, timeout=timeout,
+    )

@@ -196,13 +196,20 @@ def suite_cells(suite: dict, path_name: str) -> list[Cell]:
         if not isinstance(envs, dict):
             raise UsageError(f"suite {path_name}: {algo} should be a table of envs")
         for env_id, entry in envs.items():
-            unknown = set(entry) - {"seeds", "args", "reference", "threshold"} if isinstance(entry, dict) else set()
-            seeds = entry.get("seeds") if isinstance(entry, dict) else None
-            if unknown or not (isinstance(seeds, int) or isinstance(seeds, list) and seeds) \
-                    or not isinstance(entry.get("args", {}), dict):
-                raise UsageError(f"suite {path_name}: [{algo}.{env_id}] needs seeds (a count or a list) and may have "
-                                 f"args (a table), reference, threshold"
-                                 + (f"; unknown: {', '.join(sorted(unknown))}" if unknown else ""))
+            where = f"suite {path_name}: [{algo}.{env_id}]"
+            if not isinstance(entry, dict):
+                raise UsageError(f"{where} should be a table")
+            unknown = set(entry) - {"seeds", "args", "reference", "threshold"}
+            if unknown:
+                raise UsageError(f"{where} has {', '.join(sorted(unknown))}; it takes seeds, args, reference "
+                                 "and threshold")
+            seeds = entry.get("seeds")
+            if not (isinstance(seeds, int) and seeds > 0
+                    or isinstance(seeds, list) and seeds and all(isinstance(seed, int) for seed in seeds)):
+                raise UsageError(f"{where}: seeds should be a positive count or a list of seeds, got {seeds!r}")
+            if not (isinstance(entry.get("args", {}), dict) and isinstance(entry.get("reference", ""), str)
+                    and isinstance(entry.get("threshold", 0), (int, float))):
+                raise UsageError(f"{where}: args should be a table, reference a string, threshold a number")
             for seed in range(1, seeds + 1) if isinstance(seeds, int) else seeds:
                 cells.append(Cell(algo, env_id, seed, suite_options(entry.get("args", {})),
                                   entry.get("reference", ""), entry.get("threshold")))
@@ -562,9 +569,9 @@ def connect_ray(args: Args):
     try:
         if args.ray_address is None:
             ray.init(num_cpus=max(int(args.workers * args.cpus_per_run), 1), include_dashboard=False,
-                     log_to_driver=False, logging_level="warning")
+                     log_to_driver=False, logging_level="error")
         else:
-            ray.init(address=args.ray_address, log_to_driver=False, logging_level="warning")
+            ray.init(address=args.ray_address, log_to_driver=False, logging_level="error")
     except (ConnectionError, RuntimeError, ValueError) as err:
         raise UsageError(f"cannot join the Ray cluster at {args.ray_address}: {str(err).splitlines()[0]}") from None
     return ray
@@ -633,6 +640,9 @@ def main(args: Args, invocation: str = "") -> int:
             raise UsageError(f"--device cuda --gpus {' '.join(map(str, gpus)) or '(all)'}: "
                              f"this machine has {torch.cuda.device_count()} CUDA devices")
     ray = connect_ray(args) if args.backend == "ray" else None
+    if ray is not None and args.device.startswith("cuda") and not ray.cluster_resources().get("GPU"):
+        ray.shutdown()
+        raise UsageError(f"--device {args.device}: the Ray cluster has no GPUs")
 
     out.mkdir(parents=True, exist_ok=True)
     lock = open(out / ".sweep.lock", "w")

@@ -221,22 +221,24 @@ def plot_env(env_id: str, runs: list[Run], path: Path) -> bool:
     """Learning curves of every algorithm on env_id into path; False when no run has any."""
     figure, (by_steps, by_time) = plt.subplots(1, 2, figsize=(12, 4.5))
     drawn = False
-    for algo in dict.fromkeys(run.cell["algo"] for run in runs):
-        curves = [run.eval_curve() for run in runs if run.cell["algo"] == algo and run.completed]
-        curves = [curve for curve in curves if curve[0].size]
+    for index, algo in enumerate(dict.fromkeys(run.cell["algo"] for run in runs)):
+        color = f"C{index % 10}"
+        done = [run for run in runs if run.cell["algo"] == algo and run.completed]
+        if done and all("global_step" not in run.summary for run in done):  # a planner: it steps no env to learn
+            level = float(np.mean([run.summary["eval_mean"] for run in done]))
+            by_steps.axhline(level, linestyle="--", color=color, label=f"{algo}.py ({len(done)} seeds), planned")
+            by_time.axhline(level, linestyle="--", color=color)
+            drawn = True
+            continue
+        curves = [curve for curve in map(Run.eval_curve, done) if curve[0].size]
         if not curves:
             continue
         drawn = True
-        label = f"{algo}.py ({len(curves)} seeds)"
-        if all(curve[0].size == 1 for curve in curves):  # a planner: one evaluation, no curve
-            level = float(np.mean([curve[2][0] for curve in curves]))
-            line = by_steps.axhline(level, linestyle="--", label=label + ", one evaluation")
-            by_time.axhline(level, linestyle="--", color=line.get_color())
-            continue
         for axes, x_index in ((by_steps, 0), (by_time, 1)):
             x, mean, std = mean_band([(curve[x_index], curve[2]) for curve in curves])
-            (line,) = axes.plot(x, mean, label=label if axes is by_steps else None)
-            axes.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2, linewidth=0)
+            axes.plot(x, mean, color=color, marker="o" if x.size == 1 else None,
+                      label=f"{algo}.py ({len(curves)} seeds)" if axes is by_steps else None)
+            axes.fill_between(x, mean - std, mean + std, color=color, alpha=0.2, linewidth=0)
     by_steps.set(xlabel="environment steps", ylabel="greedy evaluation return", title=f"{env_id}: return vs steps")
     by_time.set(xlabel="wall time of the run (s)", title=f"{env_id}: return vs wall time")
     for axes in (by_steps, by_time):

@@ -416,6 +416,7 @@ class Progress:
         self.total, self.done, self.failed, self.running, self.slots = total, done, 0, {}, slots
         self.durations: list[float] = []
         self.tty = sys.stdout.isatty()
+        self.drawn = 0.0
 
     def eta(self) -> float | None:
         if not self.durations:
@@ -435,8 +436,14 @@ class Progress:
     def show(self, event: str | None = None) -> None:
         if self.tty:
             print("\r\033[K" + (event + "\n" if event else "") + self.status(), end="", flush=True)
+            self.drawn = time.monotonic()
         elif event:
             print(f"{event} [{self.status()}]", flush=True)
+
+    def tick(self) -> None:
+        """Redraw the terminal's line once a second, for a live ETA."""
+        if self.tty and time.monotonic() - self.drawn >= 1.0:
+            self.show()
 
     def started(self, cell: Cell) -> None:
         self.running[cell.key] = time.monotonic()
@@ -546,6 +553,7 @@ def run_local(cells: list[Cell], args: Args, out: Path, record: Record, progress
             status, changes, note = outcome(cell, out, process.returncode)
             record.update(cell, status=status, wall_seconds=seconds, **changes)
             progress.ended(cell, status, seconds, note)
+        progress.tick()
         stop_requested.wait(0.2)
     for cell, process, _, _ in running.values():
         stop(process)
@@ -601,6 +609,7 @@ def run_ray(ray, cells: list[Cell], args: Args, out: Path, record: Record, progr
             status, changes, note = outcome(cell, out, exit_code)
             record.update(cell, status=status, wall_seconds=seconds, **changes)
             progress.ended(cell, status, seconds, note)
+        progress.tick()
     if pending:
         # a cancelled task (not forced) gets a KeyboardInterrupt, on which it stops its run
         for ref in pending:

@@ -8,8 +8,10 @@ import runpy
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 from unittest import mock
 
+import numpy as np
 import torch
 import torch.nn as nn
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -96,3 +98,33 @@ def run_benchmark(name: str, *cli_args: str, cwd: Path, timeout: float = 600) ->
         [sys.executable, str(ALGOS.parent / "benchmarks" / f"{name}.py"), *cli_args],
         cwd=cwd, capture_output=True, text=True, timeout=timeout,
     )
+
+
+def assert_real_transitions(
+    buffer, step: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, float, bool]], is_reset_obs: Callable[[np.ndarray], bool],
+) -> tuple[int, int]:
+    """Every transition in a stable-baselines3 ReplayBuffer, filled by one add per vector step
+    and not wrapped around, is a real step of the env: `step(obs, action)` replays the env's
+    own dynamics and gives (next observation, reward, terminated), which the stored next
+    observation, reward and done flag must match; done flags are terminations and nothing
+    else. Where a copy's next row does not continue from the stored next observation, its
+    episode ended there and the next row starts from a reset observation. Returns how many
+    episodes ended by termination and how many by truncation."""
+    rows = buffer.pos
+    assert rows > 0 and not buffer.full
+    terminations = truncations = 0
+    for env in range(buffer.n_envs):
+        for t in range(rows):
+            obs, next_obs = buffer.observations[t, env], buffer.next_observations[t, env]
+            expected_next_obs, reward, terminated = step(obs, buffer.actions[t, env])
+            np.testing.assert_allclose(next_obs, expected_next_obs, atol=1e-4)
+            np.testing.assert_allclose(buffer.rewards[t, env], reward, rtol=1e-4, atol=1e-4)
+            assert buffer.dones[t, env] == terminated, "done flags must be terminations, and only those"
+            if t + 1 < rows and not np.array_equal(next_obs, buffer.observations[t + 1, env]):
+                # the next stored observation is a reset one, and it never was a next_obs
+                assert is_reset_obs(buffer.observations[t + 1, env])
+                terminations += terminated
+                truncations += not terminated
+            elif t + 1 < rows:
+                assert not terminated, "an episode went on after its termination"
+    return terminations, truncations

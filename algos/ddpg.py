@@ -166,11 +166,13 @@ def deterministic_policy(actor: Actor, device: torch.device) -> Callable[[np.nda
     """A function from observations (n, obs_dim) to the actor's actions μ(obs), shape (n, action_dim).
 
     On the CPU it reads the actor's own weights as NumPy views, which every optimizer step
-    updates in place: one observation then costs ~15 µs instead of the ~100 µs of torch's
-    per-op overhead.
+    updates in place: one observation through 256-256 layers then costs ~20 µs instead of
+    the ~80 µs of torch's per-op overhead.
     """
     if device.type != "cpu":
-        return torch.no_grad()(lambda obs: actor(torch.as_tensor(obs, dtype=torch.float32, device=device)).cpu().numpy())
+        return torch.no_grad()(
+            lambda obs: actor(torch.as_tensor(obs, dtype=torch.float32, device=device)).cpu().numpy()
+        )
     layers = [(m.weight.detach().numpy().T, m.bias.detach().numpy()) for m in actor.network if isinstance(m, nn.Linear)]
     action_scale, action_bias = actor.action_scale.numpy(), actor.action_bias.numpy()
 
@@ -208,7 +210,8 @@ class OrnsteinUhlenbeckNoise:
         self.state = np.zeros(shape)
 
     def __call__(self) -> np.ndarray:
-        self.state += -self.theta * self.state * self.dt + self.sigma * np.sqrt(self.dt) * self.rng.standard_normal(self.state.shape)
+        shocks = self.rng.standard_normal(self.state.shape)
+        self.state += -self.theta * self.state * self.dt + self.sigma * np.sqrt(self.dt) * shocks
         return self.state.copy()
 
     def reset(self, episode_ended: np.ndarray) -> None:
@@ -285,7 +288,8 @@ def check_args(args: Args) -> None:
     if not isinstance(action_space, gym.spaces.Box) or len(action_space.shape) != 1:
         raise UsageError(f"{SCRIPT} needs a 1-D Box action space; {args.env_id} has {action_space}")
     if not (np.isfinite(action_space.low).all() and np.isfinite(action_space.high).all()):
-        raise UsageError(f"{SCRIPT} needs finite action bounds to scale its tanh actor; {args.env_id} has {action_space}")
+        raise UsageError(f"{SCRIPT} needs finite action bounds to scale its tanh actor; "
+                         f"{args.env_id} has {action_space}")
     if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) != 1:
         raise UsageError(f"{SCRIPT} needs a 1-D Box observation space; {args.env_id} has {observation_space}")
 
@@ -361,8 +365,10 @@ def train(args: Args) -> dict:
     qf = QNetwork(obs_dim, action_dim, args.hidden_sizes).to(device)
     if args.model_path is not None:
         load_model(actor, qf, args.model_path, args, device)
-    target_actor = Actor(obs_dim, action_space.low, action_space.high, args.hidden_sizes).to(device).requires_grad_(False)
-    target_qf = QNetwork(obs_dim, action_dim, args.hidden_sizes).to(device).requires_grad_(False)
+    target_actor = Actor(obs_dim, action_space.low, action_space.high, args.hidden_sizes).to(device)
+    target_qf = QNetwork(obs_dim, action_dim, args.hidden_sizes).to(device)
+    target_actor.requires_grad_(False)
+    target_qf.requires_grad_(False)
     target_actor.load_state_dict(actor.state_dict())
     target_qf.load_state_dict(qf.state_dict())
     online_parameters = [*actor.parameters(), *qf.parameters()]

@@ -56,17 +56,19 @@ class Comparison:
 # Huber loss and gradient clipping at norm 10 are stable-baselines3's DQN defaults; dqn.py
 # is given the same.
 DQN_SHARED = dict(learning_rate=2.5e-4, buffer_size=10_000, batch_size=128, gamma=0.99, max_grad_norm=10.0)
-DDPG_SHARED = dict(learning_rate=1e-3, buffer_size=1_000_000, batch_size=256, gamma=0.98, tau=0.005, learning_starts=1_000)
+DDPG_SHARED = dict(
+    learning_rate=1e-3, buffer_size=1_000_000, batch_size=256, gamma=0.98, tau=0.005, learning_starts=1_000,
+)
 DDPG_NOISE = 0.1
 
 
 def sb3_ddpg(env: gym.Env) -> DDPG:
     # stable-baselines3 adds action noise to actions rescaled to [-1, 1], so its σ is in
     # half action ranges, as ddpg.py's --exploration-noise is.
-    shape = env.action_space.shape
+    noise = NormalActionNoise(np.zeros(env.action_space.shape), DDPG_NOISE * np.ones(env.action_space.shape))
     return DDPG(
-        "MlpPolicy", env, train_freq=1, gradient_steps=1, action_noise=NormalActionNoise(np.zeros(shape), DDPG_NOISE * np.ones(shape)),
-        policy_kwargs=dict(net_arch=[256, 256]), device="cpu", seed=1, **DDPG_SHARED,
+        "MlpPolicy", env, train_freq=1, gradient_steps=1, action_noise=noise, policy_kwargs=dict(net_arch=[256, 256]),
+        device="cpu", seed=1, **DDPG_SHARED,
     )
 
 
@@ -139,7 +141,10 @@ def timed_run(algorithm: str, implementation: str, steps: int, num_envs: int = 1
 def main(args: Args) -> None:
     steps = args.steps or COMPARISONS[args.algorithm].steps
     if args.only:
-        sps = algozoo_sps(args.algorithm, steps, args.num_envs) if args.only == "algozoo" else sb3_sps(args.algorithm, steps)
+        if args.only == "algozoo":
+            sps = algozoo_sps(args.algorithm, steps, args.num_envs)
+        else:
+            sps = sb3_sps(args.algorithm, steps)
         print(sps, torch.get_num_threads())
         return
     script, sb3_name = f"{args.algorithm}.py", f"stable-baselines3 {args.algorithm.upper()}"
@@ -153,7 +158,8 @@ def main(args: Args) -> None:
             run_sps, threads[name] = timed_run(args.algorithm, implementation, steps, num_envs)
             sps[name].append(run_sps)
         print(f"repeat {repeat + 1}: " + ", ".join(f"{name} {values[-1]:.0f}" for name, values in sps.items()), flush=True)
-    print(f"\n{COMPARISONS[args.algorithm].env_id}, CPU, {steps} steps per run, {args.repeats} runs each, one fresh process a run")
+    env_id = COMPARISONS[args.algorithm].env_id
+    print(f"\n{env_id}, CPU, {steps} steps per run, {args.repeats} runs each, one fresh process a run")
     print(f"{'implementation':<28} {'torch threads':>13} {'median SPS':>10}   runs")
     for name, values in sps.items():
         print(f"{name:<28} {threads[name]:>13} {statistics.median(values):>10.0f}   " + " ".join(f"{v:.0f}" for v in values))

@@ -97,7 +97,9 @@ def models(tmp_path_factory, ddpg, dqn) -> dict[str, str]:
     """Model files: ddpg.py's for Pendulum-v1 (default and other hidden sizes), and dqn.py's."""
     log_dir = tmp_path_factory.mktemp("models")
     files = {}
-    for name, module, settings in [("pendulum", ddpg, {}), ("hidden 32", ddpg, {"hidden_sizes": (32,)}), ("dqn", dqn, {})]:
+    for name, module, settings in [
+        ("pendulum", ddpg, {}), ("hidden 32", ddpg, {"hidden_sizes": (32,)}), ("dqn", dqn, {}),
+    ]:
         args = module.Args(total_timesteps=0, eval_episodes=1, save_model=True, log_dir=str(log_dir), progress=False,
                            **settings)
         files[name] = module.train(args)["model_file"]

@@ -59,8 +59,8 @@ def pendulum_dynamics() -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, 
 
 def short_training(ddpg, log_dir, **overrides) -> dict:
     settings = dict(
-        total_timesteps=1500, learning_starts=1000, train_frequency=2, buffer_size=2000, batch_size=32, hidden_sizes=(32, 32),
-        eval_episodes=1, eval_frequency=2000, log_dir=str(log_dir), progress=False,
+        total_timesteps=1500, learning_starts=1000, train_frequency=2, buffer_size=2000, batch_size=32,
+        hidden_sizes=(32, 32), eval_episodes=1, eval_frequency=2000, log_dir=str(log_dir), progress=False,
     )
     return ddpg.train(ddpg.Args(**{**settings, **overrides}))
 
@@ -68,7 +68,8 @@ def short_training(ddpg, log_dir, **overrides) -> dict:
 @pytest.mark.parametrize("num_envs", [1, 4])
 def test_pendulum_transitions_are_real_steps_and_time_limits_are_no_terminations(ddpg, tmp_path, num_envs):
     # a third of the run acts through the actor in training, with noise
-    buffer = short_training(ddpg, tmp_path, env_id="Pendulum-v1", max_episode_steps=15, num_envs=num_envs)["replay_buffer"]
+    result = short_training(ddpg, tmp_path, env_id="Pendulum-v1", max_episode_steps=15, num_envs=num_envs)
+    buffer = result["replay_buffer"]
     rows = buffer.pos
     assert rows * num_envs == 1500
     terminations, truncations = assert_real_transitions(buffer, pendulum_dynamics(), lambda obs: abs(obs[2]) <= 1)

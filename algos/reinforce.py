@@ -73,6 +73,8 @@ class Args:
 
     learning_rate: float = 1e-2
     """Adam learning rate"""
+    anneal_lr: bool = False
+    """lower the learning rate linearly from --learning-rate to 0 over --total-timesteps"""
     gamma: float = 0.99
     """discount factor of the reward-to-go"""
     episodes_per_update: int = 16
@@ -434,10 +436,13 @@ def train(args: Args) -> dict:
             if not torch.isfinite(loss):
                 status = f"non-finite loss at step {global_step}"
                 break
+            if args.anneal_lr:
+                optimizer.param_groups[0]["lr"] = args.learning_rate * (1.0 - global_step / args.total_timesteps)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             gradient_steps += 1
+            writer.add_scalar("charts/learning_rate", optimizer.param_groups[0]["lr"], global_step)
             writer.add_scalar("losses/policy_loss", loss.item(), global_step)
             writer.add_scalar("losses/entropy", entropy.item(), global_step)
             writer.add_scalar("charts/mean_abs_return", np.abs(returns).mean(), global_step)

@@ -47,6 +47,7 @@ def test_short_run_trains_logs_and_evaluates(tmp_path, num_envs):
     tags = scalars(run_dir)
     assert SCALAR_TAGS <= set(tags)
     assert len(tags["losses/policy_loss"]) == summary["gradient_steps"]
+    assert tags["charts/learning_rate"] == pytest.approx([0.01] * summary["gradient_steps"])  # not annealed by default
     assert len(tags["eval/episodic_return"]) == 2  # at 1000 steps and at the end
     assert "hyperparameters/text_summary" in text_tags(run_dir)
 

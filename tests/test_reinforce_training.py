@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tests.helpers import only_run_dir, read_summary
 from tests.test_transitions import cartpole_step
@@ -79,6 +80,16 @@ def test_box_actions_reach_the_env_clipped_and_the_update_whole(reinforce, tmp_p
     theta, theta_dot = np.arctan2(obs[:, 1], obs[:, 0]), obs[:, 2]
     expected = -(theta**2 + 0.1 * theta_dot**2 + 0.001 * np.clip(actions, -2.0, 2.0) ** 2)
     np.testing.assert_allclose(rewards, expected, atol=1e-5)
+
+
+def test_annealed_learning_rate_falls_linearly_to_zero(reinforce, tmp_path):
+    result = short_training(reinforce, tmp_path, learning_rate=0.01, anneal_lr=True, max_episode_steps=15, num_envs=4)
+    events = EventAccumulator(result["run_dir"])
+    events.Reload()
+    logged = events.Scalars("charts/learning_rate")
+    assert len(logged) == result["gradient_steps"] > 20
+    for event in logged:
+        assert event.value == pytest.approx(0.01 * (1 - event.step / 3000), rel=1e-5)
 
 
 def test_same_seed_gives_the_same_episodic_returns_on_cpu(reinforce, tmp_path):

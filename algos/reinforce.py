@@ -219,8 +219,12 @@ def episode_batch(episodes: list[Episode], gamma: float) -> tuple[np.ndarray, np
     sums the rewards before the cut only. That is the return the time-limited task pays and
     the one evaluation reports (on CartPole-v1 the 500-step cap is also the maximum score);
     with no value function, REINFORCE has nothing to bootstrap the rewards after the cut
-    from. The cost is variance: a state near the cut gets a lower return than the same state
-    early in an episode, since the observation carries no clock.
+    from. The cost: a step near the cut gets a smaller reward-to-go than the same state early
+    in an episode, since the observation carries no clock. Where every episode of a batch is
+    cut at the same length with the same rewards (CartPole-v1 once every episode lasts 500
+    steps; Acrobot-v1 before its first success, −1 a step for 500 steps), the reward-to-go
+    depends only on how close to the cut a step was: no gradient in expectation, the same for
+    every action, but noise that the normalization below scales up to full size.
     """
     rewards = np.concatenate([episode.rewards for episode in episodes])
     episode_ends = np.zeros(len(rewards), dtype=bool)
@@ -425,12 +429,14 @@ def train(args: Args) -> dict:
         if len(finished) >= args.episodes_per_update:
             observations, batch_actions, returns = episode_batch(finished, args.gamma)
             finished = []
-            # The baseline: subtracting the batch's mean return leaves the gradient's
-            # expectation unchanged and cuts its variance; dividing by the standard deviation
-            # keeps the step size the same from CartPole's hundreds to Pendulum's −1000s.
+            # The baseline: subtracting the batch's mean return, the same for every action,
+            # cuts the gradient's variance and leaves its expectation all but unchanged;
+            # dividing by the standard deviation keeps the step size the same from CartPole's
+            # hundreds to Pendulum's −1000s.
             advantages = (returns - returns.mean()) / (returns.std() + 1e-8)
             loss, entropy = policy_loss(
-                policy, torch.as_tensor(observations, dtype=torch.float32, device=device), torch.as_tensor(batch_actions, device=device),
+                policy, torch.as_tensor(observations, dtype=torch.float32, device=device),
+                torch.as_tensor(batch_actions, device=device),
                 torch.as_tensor(advantages, dtype=torch.float32, device=device), args.ent_coef,
             )
             if not torch.isfinite(loss):

@@ -29,10 +29,11 @@ def updated_episodes(reinforce, monkeypatch) -> list:
     return seen
 
 
-@pytest.mark.parametrize("num_envs", [1, 4])
-def test_updates_see_exactly_the_envs_episodes(reinforce, tmp_path, updated_episodes, num_envs):
+@pytest.mark.parametrize("num_envs, async_envs", [(1, False), (4, False), (4, True)])
+def test_updates_see_exactly_the_envs_episodes(reinforce, tmp_path, updated_episodes, num_envs, async_envs):
     # A 15-step limit makes episodes end both ways often.
-    result = short_training(reinforce, tmp_path, env_id="CartPole-v1", max_episode_steps=15, num_envs=num_envs)
+    result = short_training(reinforce, tmp_path, env_id="CartPole-v1", max_episode_steps=15, num_envs=num_envs,
+                            async_envs=async_envs)
     n = len(updated_episodes)
     assert n > 100 and result["gradient_steps"] > 20
     # the env's own episode statistics, in the order the episodes finished

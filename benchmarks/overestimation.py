@@ -8,7 +8,7 @@ there the env's time limit is far enough away that the collected return misses l
 sees no clock, values every state as if no limit came. The algorithm files are not
 changed for this: their `evaluate` and `greedy_policy` are wrapped from outside.
 
-    python -m benchmarks.overestimation --algorithms dqn double_dqn --seeds 1 2 3
+    python -m benchmarks.overestimation --seeds 1 2 3
 """
 
 import os
@@ -31,7 +31,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only bac
 
 @dataclass
 class Args:
-    algorithms: tuple[str, ...] = ("dqn", "double_dqn")
+    algorithms: tuple[str, ...] = ("dqn", "double_dqn", "dueling_dqn")
     """files in algos/ (the DQN family), without .py"""
     env_id: str = "CartPole-v1"
     """gymnasium env id"""
@@ -123,7 +123,7 @@ def main(args: Args) -> None:
         gaps = [run["q_estimate"][-1] - run["measured"][-1] for run in mine]
         print(f"| {algorithm} | mean | | | {statistics.mean(gaps):+.1f} |")
     ax.set(xlabel="environment steps", ylabel=f"value of the first {args.head_steps} steps' states",
-           title=f"{args.env_id}: value estimates against returns ({len(args.seeds)} seeds: mean, band min–max)")
+           title=f"{args.env_id}, {len(args.seeds)} seeds: mean, band min–max")
     ax.legend(fontsize=8)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=100)

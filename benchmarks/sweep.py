@@ -396,6 +396,9 @@ class Record:
                      "attempts": before.get("attempts", 0)}
             self.cells[cell.key] = entry
             self.data["cells"].append(entry)
+        # a sweep narrowed by --algos/--env-ids/--seeds leaves the other cells' records as they were
+        current = {(cell.algo, cell.env_id, cell.seed) for cell in cells}
+        self.data["cells"] += [entry for key, entry in earlier.items() if key not in current]
 
     def update(self, cell: Cell, **changes) -> None:
         self.cells[cell.key].update(changes)

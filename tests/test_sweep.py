@@ -109,6 +109,24 @@ def test_report_on_a_partial_sweep_names_the_failed_runs(broken_sweep, tmp_path)
     assert (tmp_path / "results" / "curves_CartPole-v1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_narrowed_rerun_keeps_the_other_cells_records(broken_sweep, tmp_path):
+    """The same sweep again with --algos dqn: nothing to run, and q_table's failed cells and
+    the wall times of dqn's stay in sweep.json for the report."""
+    out = tmp_path / "out"
+    shutil.copytree(broken_sweep[0], out)
+    before = cells(out)
+    result = run_benchmark("sweep", "--suite", write_suite(tmp_path, "tiny", BROKEN), "--out", "out", "--algos", "dqn",
+                           cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 already finished, 0 to run" in result.stdout
+    after = cells(out)
+    assert set(after) == set(before)
+    for seed in (1, 2):
+        assert after["q_table", seed] == before["q_table", seed]
+        assert after["dqn", seed]["status"] == "completed"
+        assert after["dqn", seed]["wall_seconds"] == before["dqn", seed]["wall_seconds"] > 0
+
+
 def test_resume_on_ray_runs_only_the_failed_cells_then_report(broken_sweep, tmp_path):
     """The broken sweep, copied, run again with q_table's option fixed: dqn's finished runs are
     kept as they are, q_table's run again (the log of the failed attempt kept beside)."""

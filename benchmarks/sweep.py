@@ -696,7 +696,7 @@ def main(args: Args, invocation: str = "") -> int:
         print(f"interrupted: runs stopped; finished runs are kept in {out}; the same command goes on from there",
               file=sys.stderr)
         return 130
-    failed = [c for c in record.data["cells"] if c["status"] != "completed"]
+    failed = [record.cells[cell.key] for cell in cells if record.cells[cell.key]["status"] != "completed"]
     for cell in failed:
         print(f"failed: {cell['algo']} {cell['env_id']} seed {cell['seed']} (exit status {cell['exit_code']}), "
               f"log {out / cell['folder'] / 'run.log'}", file=sys.stderr)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 from unittest import mock
 
+import gymnasium as gym
 import numpy as np
 import torch
 import torch.nn as nn
@@ -98,6 +99,16 @@ def run_benchmark(name: str, *cli_args: str, cwd: Path, timeout: float = 600) ->
         [sys.executable, str(ALGOS.parent / "benchmarks" / f"{name}.py"), *cli_args],
         cwd=cwd, capture_output=True, text=True, timeout=timeout,
     )
+
+
+def cartpole_step(obs: np.ndarray, action: np.ndarray | int) -> tuple[np.ndarray, float, bool]:
+    """CartPole's own dynamics from observation `obs` and an action (a number, or an array
+    holding one, as a replay buffer stores it): (next observation, reward, terminated)."""
+    env = gym.make("CartPole-v1").unwrapped
+    env.reset(seed=0)
+    env.state = obs.astype(np.float64)
+    next_obs, reward, terminated, _, _ = env.step(int(np.ravel(action)[0]))
+    return next_obs, reward, terminated
 
 
 def assert_real_transitions(

@@ -5,8 +5,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tests.helpers import only_run_dir, read_summary
-from tests.test_transitions import cartpole_step
+from tests.helpers import cartpole_step, only_run_dir, read_summary
 
 
 def short_training(module, log_dir, **overrides):
@@ -45,7 +44,7 @@ def test_updates_see_exactly_the_envs_episodes(reinforce, tmp_path, updated_epis
         assert len(obs) == len(actions) == len(rewards) <= 15
         assert np.all(np.abs(obs[0]) <= 0.05), "an episode must start from a reset observation"
         for t in range(len(obs)):
-            next_obs, terminated = cartpole_step(obs[t], actions[t])
+            next_obs, _, terminated = cartpole_step(obs[t], actions[t])
             if t + 1 < len(obs):
                 np.testing.assert_allclose(obs[t + 1], next_obs, atol=1e-4)
                 assert not terminated, "an episode went on after its termination"

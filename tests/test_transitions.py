@@ -4,16 +4,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from tests.helpers import assert_real_transitions
-
-
-def cartpole_step(obs: np.ndarray, action: np.ndarray) -> tuple[np.ndarray, float, bool]:
-    """CartPole's own dynamics from observation `obs`: (next observation, reward, terminated)."""
-    env = gym.make("CartPole-v1").unwrapped
-    env.reset(seed=0)
-    env.state = obs.astype(np.float64)
-    next_obs, reward, terminated, _, _ = env.step(int(action[0]))
-    return next_obs, reward, terminated
+from tests.helpers import assert_real_transitions, cartpole_step
 
 
 @pytest.mark.parametrize("num_envs, async_envs", [(1, False), (4, False), (4, True)])

@@ -16,7 +16,10 @@ so that both see the same machine load, each run in a fresh Python process with 
 library's own torch thread setting (OMP_NUM_THREADS sets it for both). SPS is env steps
 over the wall time of the training loop: stable-baselines3's `learn()`, and the algozoo
 script's loop without its final evaluation (periodic evaluation is off, as
-stable-baselines3 does none).
+stable-baselines3 does none). For ddpg it also times ddpg.py's gradient step alone, on a
+fixed batch with no env: the most env steps per second any loop that makes one gradient
+step per env step can reach here, and with it the largest ratio to stable-baselines3 that
+plumbing alone could give.
 
     python -m benchmarks.speed                      # prints a table, the medians and their ratio
     python -m benchmarks.speed --algorithm ddpg
@@ -33,6 +36,7 @@ from typing import Callable, Literal
 import gymnasium as gym
 import numpy as np
 import torch
+import torch.nn.functional as F
 import tyro
 from stable_baselines3 import DDPG, DQN
 from stable_baselines3.common.base_class import BaseAlgorithm
@@ -105,7 +109,7 @@ class Args:
     """runs of each implementation, alternating"""
     vector_envs: int = 8
     """also time the algozoo script with this many env copies (0 skips it)"""
-    only: Literal["", "algozoo", "sb3"] = ""
+    only: Literal["", "algozoo", "sb3", "gradient-steps"] = ""
     """internal: time one run of one implementation in this process and print its SPS"""
     num_envs: int = 1
     """internal: env copies for --only algozoo"""
@@ -129,6 +133,47 @@ def sb3_sps(algorithm: str, steps: int) -> float:
     return steps / (time.perf_counter() - start)
 
 
+def ddpg_gradient_steps_per_second(steps: int) -> float:
+    """ddpg.py's gradient step alone, `steps` times: its networks, Adam, TD target and Polyak
+    update on one fixed batch of random transitions, with no env, acting or replay buffer.
+
+    With one gradient step per env step, no training loop on this machine can run more env
+    steps per second than this, whatever its plumbing costs.
+    """
+    ddpg, env = load_algorithm("ddpg"), gym.make(COMPARISONS["ddpg"].env_id)
+    low, high = env.action_space.low, env.action_space.high
+    obs_dim, action_dim, hidden_sizes = env.observation_space.shape[0], len(low), (256, 256)
+    actor, target_actor = (ddpg.Actor(obs_dim, low, high, hidden_sizes) for _ in range(2))
+    qf, target_qf = (ddpg.QNetwork(obs_dim, action_dim, hidden_sizes) for _ in range(2))
+    target_actor.requires_grad_(False)
+    target_qf.requires_grad_(False)
+    actor_parameters = list(actor.parameters())
+    online_parameters = [*actor_parameters, *qf.parameters()]
+    target_parameters = [*target_actor.parameters(), *target_qf.parameters()]
+    actor_optimizer = torch.optim.Adam(actor_parameters, lr=DDPG_SHARED["learning_rate"], fused=True)
+    qf_optimizer = torch.optim.Adam(qf.parameters(), lr=DDPG_SHARED["learning_rate"], fused=True)
+    batch_size = DDPG_SHARED["batch_size"]
+    observations, next_observations = torch.randn(batch_size, obs_dim), torch.randn(batch_size, obs_dim)
+    actions = torch.as_tensor(np.stack([env.action_space.sample() for _ in range(batch_size)]))
+    rewards, terminations = torch.randn(batch_size), torch.zeros(batch_size)
+    start = time.perf_counter()
+    for _ in range(steps):
+        target = ddpg.td_target(target_actor, target_qf, rewards, next_observations, terminations, DDPG_SHARED["gamma"])
+        qf_loss = F.mse_loss(qf(observations, actions).squeeze(1), target)
+        if not torch.isfinite(qf_loss):
+            raise RuntimeError("non-finite critic loss")
+        qf_optimizer.zero_grad()
+        qf_loss.backward()
+        qf_optimizer.step()
+        actor_loss = -qf(observations, actor(observations)).mean()
+        actor_optimizer.zero_grad()
+        actor_loss.backward(inputs=actor_parameters)
+        actor_optimizer.step()
+        with torch.no_grad():
+            torch._foreach_lerp_(target_parameters, online_parameters, DDPG_SHARED["tau"])
+    return steps / (time.perf_counter() - start)
+
+
 def timed_run(algorithm: str, implementation: str, steps: int, num_envs: int = 1) -> tuple[float, int]:
     """SPS and torch thread count of one run in a fresh Python process."""
     command = [sys.executable, "-m", "benchmarks.speed", "--algorithm", algorithm, "--only", implementation,
@@ -143,6 +188,8 @@ def main(args: Args) -> None:
     if args.only:
         if args.only == "algozoo":
             sps = algozoo_sps(args.algorithm, steps, args.num_envs)
+        elif args.only == "gradient-steps":
+            sps = ddpg_gradient_steps_per_second(steps)
         else:
             sps = sb3_sps(args.algorithm, steps)
         print(sps, torch.get_num_threads())
@@ -151,6 +198,8 @@ def main(args: Args) -> None:
     runs = {f"algozoo {script}": ("algozoo", 1), sb3_name: ("sb3", 1)}
     if args.vector_envs:
         runs[f"algozoo {script}, {args.vector_envs} envs"] = ("algozoo", args.vector_envs)
+    if args.algorithm == "ddpg":
+        runs[f"{script} gradient steps alone"] = ("gradient-steps", 1)
     sps: dict[str, list[float]] = {name: [] for name in runs}
     threads: dict[str, int] = {}
     for repeat in range(args.repeats):
@@ -165,6 +214,9 @@ def main(args: Args) -> None:
         print(f"{name:<28} {threads[name]:>13} {statistics.median(values):>10.0f}   " + " ".join(f"{v:.0f}" for v in values))
     ratio = statistics.median(sps[f"algozoo {script}"]) / statistics.median(sps[sb3_name])
     print(f"ratio {script} / stable-baselines3 (one env): {ratio:.2f}x")
+    if args.algorithm == "ddpg":
+        ceiling = statistics.median(sps[f"{script} gradient steps alone"]) / statistics.median(sps[sb3_name])
+        print(f"ceiling: {script}'s gradient steps alone / stable-baselines3: {ceiling:.2f}x")
 
 
 if __name__ == "__main__":

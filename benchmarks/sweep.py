@@ -396,9 +396,10 @@ class Record:
                      "attempts": before.get("attempts", 0)}
             self.cells[cell.key] = entry
             self.data["cells"].append(entry)
-        # a sweep narrowed by --algos/--env-ids/--seeds leaves the other cells' records as they were
-        current = {(cell.algo, cell.env_id, cell.seed) for cell in cells}
-        self.data["cells"] += [entry for key, entry in earlier.items() if key not in current]
+        # a sweep narrowed by --algos/--env-ids/--seeds leaves the other cells' records as they
+        # were, and every earlier cell keeps its place in the record (and so in the report)
+        current = {(entry["algo"], entry["env_id"], entry["seed"]): entry for entry in self.data["cells"]}
+        self.data["cells"] = [current.pop(key, entry) for key, entry in earlier.items()] + list(current.values())
 
     def update(self, cell: Cell, **changes) -> None:
         self.cells[cell.key].update(changes)

@@ -363,7 +363,7 @@ def write_episodes(writer: SummaryWriter, episodes: list[tuple[int, float, int]]
 
     Called at the log points, not as each episode ends: every event wakes TensorBoard's
     writer thread, which computes its checksum in pure Python and so takes the interpreter
-    lock from the training loop (a quarter of dqn.py's time on CartPole, written one by one).
+    lock from the training loop (batched, dqn.py ran 2-25% faster on CartPole).
     """
     for step, episodic_return, episodic_length in episodes:
         writer.add_scalar("charts/episodic_return", episodic_return, step)

@@ -142,7 +142,8 @@ def ddpg_gradient_steps_per_second(steps: int) -> float:
     """
     ddpg, env = load_algorithm("ddpg"), gym.make(COMPARISONS["ddpg"].env_id)
     low, high = env.action_space.low, env.action_space.high
-    obs_dim, action_dim, hidden_sizes = env.observation_space.shape[0], len(low), (256, 256)
+    obs_dim, action_dim = env.observation_space.shape[0], len(low)
+    hidden_sizes = COMPARISONS["ddpg"].algozoo_args["hidden_sizes"]
     actor, target_actor = (ddpg.Actor(obs_dim, low, high, hidden_sizes) for _ in range(2))
     qf, target_qf = (ddpg.QNetwork(obs_dim, action_dim, hidden_sizes) for _ in range(2))
     target_actor.requires_grad_(False)

@@ -385,8 +385,9 @@ class Record:
         if self.path.exists():
             earlier = {(c["algo"], c["env_id"], c["seed"]): c for c in json.loads(self.path.read_text())["cells"]}
         self.data = {"suite": suite_name, "description": description, "command": invocation,
-                     "machine": machine(args), "cells": []}
+                     "machine": machine(args)}
         self.cells: dict[str, dict] = {}
+        current: dict[tuple[str, str, int], dict] = {}
         for cell in cells:
             before = earlier.get((cell.algo, cell.env_id, cell.seed), {})
             entry = {"algo": cell.algo, "env_id": cell.env_id, "seed": cell.seed, "reference": cell.reference,
@@ -394,11 +395,9 @@ class Record:
                      "command": shlex.join(command(cell, out, args.device)), "status": "pending",
                      "exit_code": None, "log_tail": "", "wall_seconds": before.get("wall_seconds"),
                      "attempts": before.get("attempts", 0)}
-            self.cells[cell.key] = entry
-            self.data["cells"].append(entry)
+            self.cells[cell.key] = current[cell.algo, cell.env_id, cell.seed] = entry
         # a sweep narrowed by --algos/--env-ids/--seeds leaves the other cells' records as they
         # were, and every earlier cell keeps its place in the record (and so in the report)
-        current = {(entry["algo"], entry["env_id"], entry["seed"]): entry for entry in self.data["cells"]}
         self.data["cells"] = [current.pop(key, entry) for key, entry in earlier.items()] + list(current.values())
 
     def update(self, cell: Cell, **changes) -> None:

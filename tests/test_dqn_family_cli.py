@@ -60,7 +60,6 @@ def test_short_run_trains_updates_target_and_evaluates(script, tmp_path, num_env
     assert list(run_dir.glob("events.out.tfevents.*"))
 
 
-
 @pytest.mark.parametrize("num_envs", [1, 4])
 def test_every_training_episode_reaches_tensorboard_in_order(script, tmp_path, num_envs):
     # episodes are written in batches at the log points (every 1,000 steps) and at the end
@@ -71,6 +70,7 @@ def test_every_training_episode_reaches_tensorboard_in_order(script, tmp_path, n
     assert len(result["episodic_returns"]) > 20
     assert tags["charts/episodic_return"] == result["episodic_returns"]
     assert len(tags["charts/episodic_length"]) == len(result["episodic_returns"])
+
 
 def test_saved_model_reloads_and_evaluates_alone(script, tmp_path):
     trained = run_script(script, *SHORT_RUN, "--save-model", "--no-progress", cwd=tmp_path)

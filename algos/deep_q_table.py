@@ -433,7 +433,9 @@ def train(args: Args) -> dict:
 
     run_name = unique_run_name(args)
     run_dir = os.path.join(args.log_dir, run_name)
-    writer = SummaryWriter(run_dir)
+    # Room for a log point's episodes: with the default queue of 10, adding an event waits
+    # for TensorBoard's writer thread to finish checksumming the ones before it.
+    writer = SummaryWriter(run_dir, max_queue=100_000)
     writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in asdict(args).items()))
     eval_env = make_env(args, discretizer, render_mode="rgb_array" if args.capture_video else None, statistics=False)()
     if args.capture_video:

@@ -353,12 +353,13 @@ def train(args: Args) -> dict:
         # ---- act: ε-greedy, drawn per env copy; the network runs only if some copy exploits
         epsilon = linear_schedule(args.start_e, args.end_e, exploration_steps, global_step)
         explore = rng.random(args.num_envs) < epsilon
-        if explore.all():
+        n_explore = np.count_nonzero(explore)
+        if n_explore == args.num_envs:
             actions = rng.integers(n_actions, size=args.num_envs)
         else:
             actions = greedy_actions(obs)
-            if explore.any():
-                actions[explore] = rng.integers(n_actions, size=int(explore.sum()))
+            if n_explore:
+                actions[explore] = rng.integers(n_actions, size=n_explore)
         next_obs, rewards, terminations, truncations, infos = envs.step(actions)
         global_step += args.num_envs
 

@@ -1,12 +1,9 @@
 """The DQN-family scripts through their real command line: runs, run folders, models, videos,
 bad input."""
 
-from pathlib import Path
-
 import pytest
 import torch
 
-from benchmarks.common import load_algorithm
 from tests.conftest import DQN_FAMILY
 from tests.helpers import assert_rejected, only_run_dir, read_summary, run_script, scalars, text_tags
 
@@ -58,18 +55,6 @@ def test_short_run_trains_updates_target_and_evaluates(script, tmp_path, num_env
     assert len(tags["eval/episodic_return"]) == 2  # at 600 steps and at the end
     assert "hyperparameters/text_summary" in text_tags(run_dir)
     assert list(run_dir.glob("events.out.tfevents.*"))
-
-
-@pytest.mark.parametrize("num_envs", [1, 4])
-def test_every_training_episode_reaches_tensorboard_in_order(script, tmp_path, num_envs):
-    # episodes are written in batches at the log points (every 1,000 steps) and at the end
-    module = load_algorithm(script)
-    result = module.train(module.Args(total_timesteps=1500, learning_starts=200, num_envs=num_envs, eval_episodes=1,
-                                      log_dir=str(tmp_path), progress=False))
-    tags = scalars(Path(result["run_dir"]))
-    assert len(result["episodic_returns"]) > 20
-    assert tags["charts/episodic_return"] == result["episodic_returns"]
-    assert len(tags["charts/episodic_length"]) == len(result["episodic_returns"])
 
 
 def test_saved_model_reloads_and_evaluates_alone(script, tmp_path):

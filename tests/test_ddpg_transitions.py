@@ -61,6 +61,7 @@ def short_training(ddpg, log_dir, **overrides) -> dict:
     settings = dict(
         total_timesteps=1500, learning_starts=1000, train_frequency=2, buffer_size=2000, batch_size=32,
         hidden_sizes=(32, 32), eval_episodes=1, eval_frequency=2000, log_dir=str(log_dir), progress=False,
+        device="cpu",  # the checks run the actor on batches from the buffer's NumPy arrays
     )
     return ddpg.train(ddpg.Args(**{**settings, **overrides}))
 

@@ -16,10 +16,12 @@ so that both see the same machine load, each run in a fresh Python process with 
 library's own torch thread setting (OMP_NUM_THREADS sets it for both). SPS is env steps
 over the wall time of the training loop: stable-baselines3's `learn()`, and the algozoo
 script's loop without its final evaluation (periodic evaluation is off, as
-stable-baselines3 does none). For ddpg it also times ddpg.py's gradient step alone, on a
-fixed batch with no env: the most env steps per second any loop that makes one gradient
-step per env step can reach here, and with it the largest ratio to stable-baselines3 that
-plumbing alone could give.
+stable-baselines3 does none). It also times the script's two halves apart, for the
+largest ratio to stable-baselines3 that plumbing alone could give: for ddpg its gradient
+step alone on a fixed batch with no env, the most env steps per second any loop that makes
+one gradient step per env step can reach here; for dqn its loop with no gradient steps
+(acting, stepping, storing, logging) and its gradient steps alone (sampling SB3's replay
+buffer included), added up at the run's one gradient step per 10 env steps.
 
     python -m benchmarks.speed                      # prints a table, the medians and their ratio
     python -m benchmarks.speed --algorithm ddpg
@@ -36,10 +38,12 @@ from typing import Callable, Literal
 import gymnasium as gym
 import numpy as np
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 import tyro
 from stable_baselines3 import DDPG, DQN
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.noise import NormalActionNoise
 
 from benchmarks.common import ROOT, load_algorithm
@@ -109,20 +113,28 @@ class Args:
     """runs of each implementation, alternating"""
     vector_envs: int = 8
     """also time the algozoo script with this many env copies (0 skips it)"""
-    only: Literal["", "algozoo", "sb3", "gradient-steps"] = ""
+    only: Literal["", "algozoo", "sb3", "no-learning", "gradient-steps"] = ""
     """internal: time one run of one implementation in this process and print its SPS"""
     num_envs: int = 1
     """internal: env copies for --only algozoo"""
 
 
-def algozoo_sps(algorithm: str, steps: int, num_envs: int) -> float:
+def algozoo_sps(algorithm: str, steps: int, num_envs: int, learning: bool = True) -> float:
+    """SPS of one run of the script; with learning False, learning never starts (no gradient step)."""
     module, comparison = load_algorithm(algorithm), COMPARISONS[algorithm]
+    algozoo_args = {**comparison.algozoo_args, **({} if learning else {"learning_starts": steps})}
     with tempfile.TemporaryDirectory() as log_dir:
         args = module.Args(
             env_id=comparison.env_id, num_envs=num_envs, total_timesteps=steps, device="cpu", progress=False,
-            eval_frequency=steps, eval_episodes=1, log_dir=log_dir, seed=1, **comparison.algozoo_args,
+            eval_frequency=steps, eval_episodes=1, log_dir=log_dir, seed=1, **algozoo_args,
         )
         return module.train(args)["sps"]
+
+
+def dqn_gradient_steps(steps: int) -> int:
+    """Gradient steps in a dqn.py speed run of `steps` env steps."""
+    settings = COMPARISONS["dqn"].algozoo_args
+    return max(steps - settings["learning_starts"], 0) // settings["train_frequency"]
 
 
 def sb3_sps(algorithm: str, steps: int) -> float:
@@ -175,6 +187,46 @@ def ddpg_gradient_steps_per_second(steps: int) -> float:
     return steps / (time.perf_counter() - start)
 
 
+def dqn_gradient_steps_per_second(steps: int) -> float:
+    """dqn.py's gradient step alone, `steps` times: a batch sampled from a full replay buffer
+    (stable-baselines3's) of random transitions, TD target, Huber loss, gradient clipping,
+    Adam, and a hard target copy every 50 gradient steps; no env, acting or storing."""
+    dqn, env = load_algorithm("dqn"), gym.make(COMPARISONS["dqn"].env_id)
+    settings = COMPARISONS["dqn"].algozoo_args
+    obs_dim, n_actions = env.observation_space.shape[0], int(env.action_space.n)
+    q_network, target_network = (dqn.QNetwork(obs_dim, n_actions, settings["hidden_sizes"]) for _ in range(2))
+    target_network.load_state_dict(q_network.state_dict())
+    optimizer = torch.optim.Adam(q_network.parameters(), lr=settings["learning_rate"], fused=True)
+    replay_buffer = ReplayBuffer(settings["buffer_size"], env.observation_space, env.action_space, "cpu",
+                                 handle_timeout_termination=False)
+    rng = np.random.default_rng(0)
+    for _ in range(settings["buffer_size"]):
+        replay_buffer.add(rng.normal(size=(1, obs_dim)), rng.normal(size=(1, obs_dim)), rng.integers(n_actions, size=1),
+                          np.ones(1), rng.random(1) < 0.05, [])
+    gradient_steps_per_target_copy = settings["target_network_frequency"] // settings["train_frequency"]
+    start = time.perf_counter()
+    for step in range(steps):
+        data = replay_buffer.sample(settings["batch_size"])
+        target = dqn.td_target(target_network, data.rewards.flatten(), data.next_observations,
+                               data.dones.flatten(), settings["gamma"])
+        q_taken = q_network(data.observations).gather(1, data.actions).squeeze(1)
+        loss = F.smooth_l1_loss(q_taken, target)
+        if not torch.isfinite(loss):
+            raise RuntimeError("non-finite TD loss")
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(q_network.parameters(), settings["max_grad_norm"])
+        optimizer.step()
+        if (step + 1) % gradient_steps_per_target_copy == 0:
+            with torch.no_grad():
+                for target_param, param in zip(target_network.parameters(), q_network.parameters()):
+                    target_param.lerp_(param, settings["tau"])
+    return steps / (time.perf_counter() - start)
+
+
+GRADIENT_STEPS_ALONE = {"dqn": dqn_gradient_steps_per_second, "ddpg": ddpg_gradient_steps_per_second}
+
+
 def timed_run(algorithm: str, implementation: str, steps: int, num_envs: int = 1) -> tuple[float, int]:
     """SPS and torch thread count of one run in a fresh Python process."""
     command = [sys.executable, "-m", "benchmarks.speed", "--algorithm", algorithm, "--only", implementation,
@@ -189,36 +241,46 @@ def main(args: Args) -> None:
     if args.only:
         if args.only == "algozoo":
             sps = algozoo_sps(args.algorithm, steps, args.num_envs)
+        elif args.only == "no-learning":
+            sps = algozoo_sps(args.algorithm, steps, args.num_envs, learning=False)
         elif args.only == "gradient-steps":
-            sps = ddpg_gradient_steps_per_second(steps)
+            sps = GRADIENT_STEPS_ALONE[args.algorithm](steps)
         else:
             sps = sb3_sps(args.algorithm, steps)
         print(sps, torch.get_num_threads())
         return
     script, sb3_name = f"{args.algorithm}.py", f"stable-baselines3 {args.algorithm.upper()}"
-    runs = {f"algozoo {script}": ("algozoo", 1), sb3_name: ("sb3", 1)}
+    # name: (implementation, env copies, steps a run: env steps, or gradient steps when alone)
+    gradient_steps = dqn_gradient_steps(steps) if args.algorithm == "dqn" else steps
+    runs = {f"algozoo {script}": ("algozoo", 1, steps), sb3_name: ("sb3", 1, steps)}
     if args.vector_envs:
-        runs[f"algozoo {script}, {args.vector_envs} envs"] = ("algozoo", args.vector_envs)
-    if args.algorithm == "ddpg":
-        runs[f"{script} gradient steps alone"] = ("gradient-steps", 1)
+        runs[f"algozoo {script}, {args.vector_envs} envs"] = ("algozoo", args.vector_envs, steps)
+    if args.algorithm == "dqn":
+        runs[f"{script} without gradient steps"] = ("no-learning", 1, steps)
+    runs[f"{script} gradient steps alone"] = ("gradient-steps", 1, max(gradient_steps, 1))
     sps: dict[str, list[float]] = {name: [] for name in runs}
     threads: dict[str, int] = {}
     for repeat in range(args.repeats):
-        for name, (implementation, num_envs) in runs.items():
-            run_sps, threads[name] = timed_run(args.algorithm, implementation, steps, num_envs)
+        for name, (implementation, num_envs, run_steps) in runs.items():
+            run_sps, threads[name] = timed_run(args.algorithm, implementation, run_steps, num_envs)
             sps[name].append(run_sps)
         print(f"repeat {repeat + 1}: " + ", ".join(f"{name} {values[-1]:.0f}" for name, values in sps.items()), flush=True)
     env_id = COMPARISONS[args.algorithm].env_id
     print(f"\n{env_id}, CPU, {steps} steps per run, {args.repeats} runs each, one fresh process a run")
-    print(f"{'implementation':<28} {'torch threads':>13} {'median SPS':>10}   runs")
+    print(f"{'implementation':<32} {'torch threads':>13} {'median SPS':>10}   runs")
     for name, values in sps.items():
-        print(f"{name:<28} {threads[name]:>13} {statistics.median(values):>10.0f}   " + " ".join(f"{v:.0f}" for v in values))
-    ratio = statistics.median(sps[f"algozoo {script}"]) / statistics.median(sps[sb3_name])
-    print(f"ratio {script} / stable-baselines3 (one env): {ratio:.2f}x")
+        print(f"{name:<32} {threads[name]:>13} {statistics.median(values):>10.0f}   " + " ".join(f"{v:.0f}" for v in values))
+    median = {name: statistics.median(values) for name, values in sps.items()}
+    print(f"ratio {script} / stable-baselines3 (one env): {median[f'algozoo {script}'] / median[sb3_name]:.2f}x")
     if args.algorithm == "ddpg":
-        ceiling = statistics.median(sps[f"{script} gradient steps alone"]) / statistics.median(sps[sb3_name])
+        ceiling = median[f"{script} gradient steps alone"] / median[sb3_name]
         print(f"ceiling: {script}'s gradient steps alone / stable-baselines3: {ceiling:.2f}x")
-
+    else:
+        seconds_per_env_step = (1 / median[f"{script} without gradient steps"]
+                                + gradient_steps / steps / median[f"{script} gradient steps alone"])
+        ceiling = 1 / seconds_per_env_step / median[sb3_name]
+        print(f"ceiling: {script} without gradient steps plus its gradient steps alone / stable-baselines3: "
+              f"{ceiling:.2f}x")
 
 if __name__ == "__main__":
     main(tyro.cli(Args))

@@ -5,21 +5,34 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from benchmarks.common import ROOT
 
+# algorithm: (env steps a run, the rows of its table, what its ceiling line names)
+COMPARISONS = {
+    # 500 steps past dqn's learning start: 50 gradient steps
+    "dqn": ("10500", ("algozoo dqn.py", "stable-baselines3 DQN", "dqn.py without gradient steps",
+                      "dqn.py gradient steps alone"), "dqn.py without gradient steps plus its gradient steps alone"),
+    "ddpg": ("1100", ("algozoo ddpg.py", "stable-baselines3 DDPG", "ddpg.py gradient steps alone"),
+             "ddpg.py's gradient steps alone"),
+}
 
-def test_ddpg_comparison_prints_every_row_the_ratio_and_the_ceiling():
+
+@pytest.mark.parametrize("algorithm", COMPARISONS)
+def test_comparison_prints_every_row_the_ratio_and_the_ceiling(algorithm):
+    steps, rows, ceiling_name = COMPARISONS[algorithm]
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.speed", "--algorithm", "ddpg", "--steps", "1100", "--repeats", "1",
+        [sys.executable, "-m", "benchmarks.speed", "--algorithm", algorithm, "--steps", steps, "--repeats", "1",
          "--vector-envs", "0"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr
-    for row in ("algozoo ddpg.py", "stable-baselines3 DDPG", "ddpg.py gradient steps alone"):
+    for row in rows:
         # name, torch threads, median SPS, the one run's SPS
         assert re.search(rf"^{re.escape(row)} +\d+ +(\d+) +\1$", result.stdout, re.MULTILINE), result.stdout
-    ratio = re.search(r"^ratio ddpg.py / stable-baselines3 \(one env\): (\d+\.\d+)x$", result.stdout, re.MULTILINE)
-    ceiling = re.search(r"^ceiling: ddpg.py's gradient steps alone / stable-baselines3: (\d+\.\d+)x$",
+    ratio = re.search(rf"^ratio {algorithm}.py / stable-baselines3 \(one env\): (\d+\.\d+)x$", result.stdout, re.MULTILINE)
+    ceiling = re.search(rf"^ceiling: {re.escape(ceiling_name)} / stable-baselines3: (\d+\.\d+)x$",
                         result.stdout, re.MULTILINE)
     assert ratio and float(ratio.group(1)) > 0, result.stdout
     assert ceiling and float(ceiling.group(1)) > 0, result.stdout

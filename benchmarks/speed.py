@@ -282,5 +282,6 @@ def main(args: Args) -> None:
         print(f"ceiling: {script} without gradient steps plus its gradient steps alone / stable-baselines3: "
               f"{ceiling:.2f}x")
 
+
 if __name__ == "__main__":
     main(tyro.cli(Args))

@@ -103,6 +103,12 @@ class Args:
 def make_env(env_id: str, max_episode_steps: int | None, render_mode: str | None = None) -> Callable[[], gym.Env]:
     def thunk() -> gym.Env:
         env = gym.make(env_id, max_episode_steps=max_episode_steps, render_mode=render_mode)
+        space = env.observation_space
+        if space.dtype != np.float32:
+            # The networks compute in float32: MuJoCo's float64 (or an integer Box) is cast
+            # here, once, so the replay buffer and every policy see float32 alone.
+            float32_space = gym.spaces.Box(space.low.astype(np.float32), space.high.astype(np.float32))
+            env = gym.wrappers.TransformObservation(env, lambda obs: obs.astype(np.float32), float32_space)
         # Per copy rather than gymnasium.wrappers.vector.RecordEpisodeStatistics, which costs
         # as much per step as stepping CartPole itself.
         return gym.wrappers.RecordEpisodeStatistics(env)
@@ -333,8 +339,7 @@ def train(args: Args) -> dict:
     # for TensorBoard's writer thread to finish checksumming the ones before it.
     writer = SummaryWriter(run_dir, max_queue=100_000)
     writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in asdict(args).items()))
-    eval_env = gym.make(args.env_id, max_episode_steps=args.max_episode_steps,
-                        render_mode="rgb_array" if args.capture_video else None)
+    eval_env = make_env(args.env_id, args.max_episode_steps, "rgb_array" if args.capture_video else None)()
     if args.capture_video:
         eval_env = gym.wrappers.RecordVideo(eval_env, os.path.join(args.video_dir, run_name), name_prefix="eval",
                                             episode_trigger=lambda episode: episode % args.eval_episodes == 0)

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 import tyro
 from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.buffers import ReplayBuffer
+from stable_baselines3.common.type_aliases import ReplayBufferSamples
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
@@ -89,7 +90,10 @@ class Args:
     noise: Literal["normal", "ou"] = "normal"
     """exploration noise: independent Gaussian, or Ornstein–Uhlenbeck (correlated in time)"""
     exploration_noise: float = 0.1
-    """noise scale σ, in units of half the action range (high − low) / 2"""
+    """noise scale σ, in half action ranges (high − low) / 2. normal: the noise's standard deviation.
+    ou: x starts at 0 each episode and steps x − θ x dt + σ √dt ε, so its standard deviation at step t
+    of an episode is σ √(dt (1 − (1 − θ dt)^(2t)) / (1 − (1 − θ dt)²)): with the default θ and dt,
+    0.1 σ at the first step, 0.93 σ at step 100, 1.61 σ at step 500, σ / √(θ (2 − θ dt)) = 1.83 σ in the long run"""
     ou_theta: float = 0.15
     """Ornstein–Uhlenbeck rate of reversion to 0, per unit of time"""
     ou_dt: float = 0.01
@@ -209,7 +213,9 @@ class GaussianNoise:
 
 class OrnsteinUhlenbeckNoise:
     """x ← x − θ x dt + σ √dt ε, ε ~ N(0, 1), one process per env copy and action dimension,
-    shape (num_envs, action_dim). Each copy's x restarts at 0 when its episode ends."""
+    shape (num_envs, action_dim). Each copy's x restarts at 0 when its episode ends, so at
+    step t of an episode x has standard deviation σ √(dt (1 − ρ^(2t)) / (1 − ρ²)), ρ = 1 − θ dt:
+    σ √dt at the first step, growing over ~1 / (θ dt) steps to σ / √(θ (2 − θ dt))."""
 
     def __init__(self, sigma: float, theta: float, dt: float, shape: tuple[int, int], rng: np.random.Generator):
         self.sigma, self.theta, self.dt, self.rng = sigma, theta, dt, rng
@@ -241,6 +247,44 @@ def td_target(
     """
     next_q_values = target_qf(next_observations, target_actor(next_observations)).squeeze(1)
     return rewards + gamma * (1.0 - terminations) * next_q_values
+
+
+def critic_step(
+    qf: QNetwork, target_actor: Actor, target_qf: QNetwork, qf_optimizer: torch.optim.Optimizer,
+    data: ReplayBufferSamples, gamma: float,
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """One gradient step of the critic on the mean squared TD error of a minibatch (batch,).
+
+    Returns the loss (a scalar) and Q(s, a) (batch,) before the step; None, and no step,
+    when the loss is not finite (a step would spread it into every weight).
+    """
+    target = td_target(target_actor, target_qf, data.rewards.flatten(), data.next_observations,
+                       data.dones.flatten(), gamma)
+    qf_values = qf(data.observations, data.actions).squeeze(1)
+    qf_loss = F.mse_loss(qf_values, target)
+    if not torch.isfinite(qf_loss):
+        return None
+    qf_optimizer.zero_grad()
+    qf_loss.backward()
+    qf_optimizer.step()
+    return qf_loss, qf_values
+
+
+def actor_step(actor: Actor, qf: QNetwork, actor_optimizer: torch.optim.Optimizer, observations: torch.Tensor) -> torch.Tensor:
+    """One gradient step of the actor up the critic's Q(s, μ(s)) on observations (batch, obs_dim),
+    as a descent on −mean Q; returns that loss (a scalar) before the step."""
+    actor_loss = -qf(observations, actor(observations)).mean()
+    actor_optimizer.zero_grad()
+    # gradients for the actor's weights only: the critic's would be discarded
+    actor_loss.backward(inputs=list(actor.parameters()))
+    actor_optimizer.step()
+    return actor_loss
+
+
+@torch.no_grad()
+def soft_update(target_parameters: list[torch.Tensor], online_parameters: list[torch.Tensor], tau: float) -> None:
+    """θ_target ← θ_target + τ (θ − θ_target) for each pair of tensors: Polyak averaging; τ = 1 copies."""
+    torch._foreach_lerp_(target_parameters, online_parameters, tau)
 
 
 def evaluate(policy: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes: int, seed: int) -> np.ndarray:
@@ -286,7 +330,9 @@ def check_args(args: Args) -> None:
     try:
         probe = gym.make(args.env_id)
     except gym.error.DependencyNotInstalled as err:
-        raise UsageError(f"{args.env_id} needs a package that is not installed: {str(err).splitlines()[0]}") from None
+        extra = next((name for name in ("box2d", "mujoco") if f"gymnasium[{name}]" in str(err)), None)
+        hint = f'pip install -e ".[{extra}]"' if extra else str(err).splitlines()[0]
+        raise UsageError(f"{args.env_id} needs a package that is not installed: {hint}") from None
     action_space, observation_space = probe.action_space, probe.observation_space
     probe.close()
     if isinstance(action_space, gym.spaces.Discrete):
@@ -369,7 +415,8 @@ def write_episodes(writer: SummaryWriter, episodes: list[tuple[int, float, int]]
 
 def train(args: Args) -> dict:
     """Train (and evaluate) as args say; returns summary.json's contents plus the objects
-    `actor`, `qf`, `replay_buffer` and the list `episodic_returns` of training episodes."""
+    `actor`, `qf`, `target_actor`, `target_qf`, `replay_buffer` and the list
+    `episodic_returns` of training episodes."""
     check_args(args)
     device = resolve_device(args.device)
     random.seed(args.seed)
@@ -392,9 +439,8 @@ def train(args: Args) -> dict:
     target_qf.load_state_dict(qf.state_dict())
     online_parameters = [*actor.parameters(), *qf.parameters()]
     target_parameters = [*target_actor.parameters(), *target_qf.parameters()]
-    actor_parameters = list(actor.parameters())
     # The fused Adam kernel updates all parameters in one call, not ~10 small ops each.
-    actor_optimizer = torch.optim.Adam(actor_parameters, lr=args.learning_rate, fused=True)
+    actor_optimizer = torch.optim.Adam(actor.parameters(), lr=args.learning_rate, fused=True)
     qf_optimizer = torch.optim.Adam(qf.parameters(), lr=args.learning_rate, fused=True)
     replay_buffer = ReplayBuffer(
         args.buffer_size, envs.single_observation_space, action_space, device,
@@ -455,25 +501,14 @@ def train(args: Args) -> dict:
         if global_step > args.learning_starts:
             for _ in range(crossings(global_step, args.num_envs, args.train_frequency)):
                 data = replay_buffer.sample(args.batch_size)
-                target = td_target(target_actor, target_qf, data.rewards.flatten(), data.next_observations,
-                                   data.dones.flatten(), args.gamma)
-                qf_values = qf(data.observations, data.actions).squeeze(1)
-                qf_loss = F.mse_loss(qf_values, target)
-                if not torch.isfinite(qf_loss):
+                step = critic_step(qf, target_actor, target_qf, qf_optimizer, data, args.gamma)
+                if step is None:
                     status = f"non-finite loss at step {global_step}"
                     break
-                qf_optimizer.zero_grad()
-                qf_loss.backward()
-                qf_optimizer.step()
-                gradient_steps += 1
+                (qf_loss, qf_values), gradient_steps = step, gradient_steps + 1
                 if gradient_steps % args.policy_frequency == 0:
-                    actor_loss = -qf(data.observations, actor(data.observations)).mean()
-                    actor_optimizer.zero_grad()
-                    # gradients for the actor's weights only: the critic's would be discarded
-                    actor_loss.backward(inputs=actor_parameters)
-                    actor_optimizer.step()
-                    with torch.no_grad():
-                        torch._foreach_lerp_(target_parameters, online_parameters, args.tau)
+                    actor_loss = actor_step(actor, qf, actor_optimizer, data.observations)
+                    soft_update(target_parameters, online_parameters, args.tau)
                     target_updates += 1
             if status != "completed":
                 break
@@ -529,7 +564,8 @@ def train(args: Args) -> dict:
         "args": asdict(args),
     }
     write_json_atomically(os.path.join(run_dir, "summary.json"), summary)
-    return {**summary, "episodic_returns": episodic_returns, "actor": actor, "qf": qf, "replay_buffer": replay_buffer}
+    return {**summary, "episodic_returns": episodic_returns, "actor": actor, "qf": qf, "target_actor": target_actor,
+            "target_qf": target_qf, "replay_buffer": replay_buffer}
 
 
 if __name__ == "__main__":

@@ -214,18 +214,21 @@ def q_learning_step(
     q_network: QTable, optimizer: torch.optim.Optimizer, obs: torch.Tensor, actions: torch.Tensor,
     rewards: torch.Tensor, next_obs: torch.Tensor, terminations: torch.Tensor, gamma: float,
 ) -> torch.Tensor:
-    """One SGD step on ½ Σ_batch (Q(s, a) − target)² for a batch of transitions (batch,);
-    returns their TD errors (batch,).
+    """One SGD step on ½ Σ_batch (Q(s, a) − target)² / n(s, a) for a batch of transitions
+    (batch,), where n(s, a) counts the batch's transitions of that pair; returns their TD
+    errors (batch,).
 
     A truncated transition has terminated = 0 and next_obs = its true final state, so it
-    bootstraps. The loss is summed, not averaged, so that each transition moves its own
-    Q[s, a] by α (target − Q[s, a]) as in the table; transitions of the same (s, a) in one
-    batch add their steps.
+    bootstraps. Summed, not averaged over the batch, and divided by n(s, a): each pair's
+    Q[s, a] moves by α (mean of its targets − Q[s, a]), q_table.py's update. Summed alone,
+    n copies of a pair would move it n steps at once, past its targets once n α > 1.
     """
     with torch.no_grad():
         td_targets = rewards + gamma * (1.0 - terminations) * q_network(next_obs).max(dim=1).values
+        _, pair, counts = torch.unique(obs * q_network.linear.out_features + actions, return_inverse=True,
+                                       return_counts=True)
     q_taken = q_network(obs).gather(1, actions[:, None]).squeeze(1)
-    loss = 0.5 * ((q_taken - td_targets) ** 2).sum()
+    loss = 0.5 * ((q_taken - td_targets) ** 2 / counts[pair]).sum()
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
@@ -309,7 +312,9 @@ def check_args(args: Args) -> None:
     try:
         probe = gym.make(args.env_id)
     except gym.error.DependencyNotInstalled as err:
-        raise UsageError(f"{args.env_id} needs a package that is not installed: {str(err).splitlines()[0]}") from None
+        extra = next((name for name in ("box2d", "mujoco") if f"gymnasium[{name}]" in str(err)), None)
+        hint = f'pip install -e ".[{extra}]"' if extra else str(err).splitlines()[0]
+        raise UsageError(f"{args.env_id} needs a package that is not installed: {hint}") from None
     action_space, observation_space = probe.action_space, probe.observation_space
     probe.close()
     if not isinstance(action_space, gym.spaces.Discrete):

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 import tyro
 from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.buffers import ReplayBuffer
+from stable_baselines3.common.type_aliases import ReplayBufferSamples
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
@@ -190,6 +191,36 @@ def td_target(
     return rewards + gamma * (1.0 - terminations) * next_q_values
 
 
+def learning_step(
+    q_network: nn.Module, target_network: nn.Module, optimizer: torch.optim.Optimizer, data: ReplayBufferSamples,
+    args: Args,
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """One gradient step on the TD loss of a minibatch (batch,) from the replay buffer.
+
+    Returns the loss (a scalar) and Q(s, a) (batch,) before the step; None, and no step,
+    when the loss is not finite (a step would spread it into every weight).
+    """
+    target = td_target(target_network, data.rewards.flatten(), data.next_observations,
+                       data.dones.flatten(), args.gamma)
+    q_taken = q_network(data.observations).gather(1, data.actions).squeeze(1)
+    loss = (F.mse_loss if args.loss == "mse" else F.smooth_l1_loss)(q_taken, target)
+    if not torch.isfinite(loss):
+        return None
+    optimizer.zero_grad()
+    loss.backward()
+    if args.max_grad_norm is not None:
+        nn.utils.clip_grad_norm_(q_network.parameters(), args.max_grad_norm)
+    optimizer.step()
+    return loss, q_taken
+
+
+@torch.no_grad()
+def soft_update(target_network: nn.Module, q_network: nn.Module, tau: float) -> None:
+    """θ_target ← θ_target + τ (θ − θ_target) for every parameter: Polyak averaging; τ = 1 copies."""
+    for target_param, param in zip(target_network.parameters(), q_network.parameters()):
+        target_param.lerp_(param, tau)
+
+
 def evaluate(policy: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes: int, seed: int) -> np.ndarray:
     """Undiscounted returns of `episodes` episodes of a greedy policy, shape (episodes,)."""
     returns = np.zeros(episodes)
@@ -230,7 +261,9 @@ def check_args(args: Args) -> None:
     try:
         probe = gym.make(args.env_id)
     except gym.error.DependencyNotInstalled as err:
-        raise UsageError(f"{args.env_id} needs a package that is not installed: {str(err).splitlines()[0]}") from None
+        extra = next((name for name in ("box2d", "mujoco") if f"gymnasium[{name}]" in str(err)), None)
+        hint = f'pip install -e ".[{extra}]"' if extra else str(err).splitlines()[0]
+        raise UsageError(f"{args.env_id} needs a package that is not installed: {hint}") from None
     action_space, observation_space = probe.action_space, probe.observation_space
     probe.close()
     if not isinstance(action_space, gym.spaces.Discrete):
@@ -308,7 +341,8 @@ def write_episodes(writer: SummaryWriter, episodes: list[tuple[int, float, int]]
 
 def train(args: Args) -> dict:
     """Train (and evaluate) as args say; returns summary.json's contents plus the objects
-    `q_network`, `replay_buffer` and the list `episodic_returns` of training episodes."""
+    `q_network`, `target_network`, `replay_buffer` and the list `episodic_returns` of
+    training episodes."""
     check_args(args)
     device = resolve_device(args.device)
     random.seed(args.seed)
@@ -326,7 +360,6 @@ def train(args: Args) -> dict:
     target_network.load_state_dict(q_network.state_dict())
     # The fused Adam kernel updates all parameters in one call, not ~10 small ops each.
     optimizer = torch.optim.Adam(q_network.parameters(), lr=args.learning_rate, fused=True)
-    loss_function = F.mse_loss if args.loss == "mse" else F.smooth_l1_loss
     replay_buffer = ReplayBuffer(
         args.buffer_size, envs.single_observation_space, envs.single_action_space, device,
         n_envs=args.num_envs, handle_timeout_termination=False,
@@ -382,26 +415,15 @@ def train(args: Args) -> dict:
         # ---- learn: train_frequency and target_network_frequency count steps over all copies
         if global_step > args.learning_starts:
             for _ in range(crossings(global_step, args.num_envs, args.train_frequency)):
-                data = replay_buffer.sample(args.batch_size)
-                target = td_target(target_network, data.rewards.flatten(), data.next_observations,
-                                   data.dones.flatten(), args.gamma)
-                q_taken = q_network(data.observations).gather(1, data.actions).squeeze(1)
-                loss = loss_function(q_taken, target)
-                if not torch.isfinite(loss):
+                step = learning_step(q_network, target_network, optimizer, replay_buffer.sample(args.batch_size), args)
+                if step is None:
                     status = f"non-finite loss at step {global_step}"
                     break
-                optimizer.zero_grad()
-                loss.backward()
-                if args.max_grad_norm is not None:
-                    nn.utils.clip_grad_norm_(q_network.parameters(), args.max_grad_norm)
-                optimizer.step()
-                gradient_steps += 1
+                (loss, q_taken), gradient_steps = step, gradient_steps + 1
             if status != "completed":
                 break
             for _ in range(crossings(global_step, args.num_envs, args.target_network_frequency)):
-                with torch.no_grad():
-                    for target_param, param in zip(target_network.parameters(), q_network.parameters()):
-                        target_param.lerp_(param, args.tau)
+                soft_update(target_network, q_network, args.tau)
                 target_updates += 1
 
         # ---- log and evaluate
@@ -454,7 +476,8 @@ def train(args: Args) -> dict:
         "args": asdict(args),
     }
     write_json_atomically(os.path.join(run_dir, "summary.json"), summary)
-    return {**summary, "episodic_returns": episodic_returns, "q_network": q_network, "replay_buffer": replay_buffer}
+    return {**summary, "episodic_returns": episodic_returns, "q_network": q_network,
+            "target_network": target_network, "replay_buffer": replay_buffer}
 
 
 if __name__ == "__main__":

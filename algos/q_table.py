@@ -277,7 +277,9 @@ def check_args(args: Args) -> None:
     try:
         probe = gym.make(args.env_id)
     except gym.error.DependencyNotInstalled as err:
-        raise UsageError(f"{args.env_id} needs a package that is not installed: {str(err).splitlines()[0]}") from None
+        extra = next((name for name in ("box2d", "mujoco") if f"gymnasium[{name}]" in str(err)), None)
+        hint = f'pip install -e ".[{extra}]"' if extra else str(err).splitlines()[0]
+        raise UsageError(f"{args.env_id} needs a package that is not installed: {hint}") from None
     action_space, observation_space = probe.action_space, probe.observation_space
     probe.close()
     if not isinstance(action_space, gym.spaces.Discrete):

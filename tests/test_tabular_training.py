@@ -64,3 +64,13 @@ def test_cuda_run_keeps_the_table_on_the_gpu(script, tmp_path):
     overrides = {} if script == "value_iteration" else {"num_envs": 2, "total_timesteps": 2000, "progress": False}
     result = module.train(module.Args(device="cuda", eval_episodes=2, log_dir=str(tmp_path), **overrides))
     assert result["status"] == "completed" and result["q_table"].is_cuda
+
+
+def test_deep_q_table_replay_keeps_values_within_the_rewards_range(deep_q_table, tmp_path):
+    # FrozenLake pays 0 or 1 per episode, so every TD target and every average of targets
+    # lies in [0, 1]: with α ≤ 1 no Q-value may leave it, however often a minibatch repeats a pair
+    result = deep_q_table.train(deep_q_table.Args(learning_rate=0.5, buffer_size=10_000, batch_size=32,
+                                                  total_timesteps=16_000, eval_episodes=1, log_dir=str(tmp_path),
+                                                  progress=False))
+    assert result["status"] == "completed"
+    assert 0.0 <= result["q_table"].min() and result["q_table"].max() <= 1.0 + 1e-6, result["q_table"].abs().max()

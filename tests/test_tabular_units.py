@@ -95,3 +95,47 @@ def test_action_repeat_sums_rewards_and_stops_at_the_episode_end(q_table):
     rewards = [env.step(1)[1] for _ in range(2)]
     _, reward, terminated, truncated, _ = env.step(1)
     assert rewards == [-10.0, -10.0] and reward == -5.0 and truncated and not terminated
+
+
+def test_sgd_step_on_a_batch_with_repeated_pairs_is_the_tabular_averaged_update(q_table, deep_q_table):
+    # 32 transitions over 3 states × 2 actions: every pair appears several times, with
+    # different targets; one SGD step must move each pair once, toward the mean of its targets
+    generator = torch.Generator().manual_seed(0)
+    n_states, n_actions, alpha, gamma = 3, 2, 0.5, 0.9
+    q_network = deep_q_table.QTable(n_states, n_actions)
+    with torch.no_grad():
+        q_network.linear.weight.normal_(generator=generator)
+    table = q_network.linear.weight.detach().T.contiguous()
+    optimizer = torch.optim.SGD(q_network.parameters(), lr=alpha)
+    batch = (torch.randint(n_states, (32,), generator=generator), torch.randint(n_actions, (32,), generator=generator),
+             torch.rand(32, generator=generator), torch.randint(n_states, (32,), generator=generator),
+             (torch.rand(32, generator=generator) < 0.3).float())
+    deep_q_table.q_learning_step(q_network, optimizer, *batch, gamma)
+    q_table.q_learning_update(table, *batch, gamma, alpha)
+    np.testing.assert_allclose(q_network.linear.weight.detach().T.numpy(), table.numpy(), atol=1e-6)
+
+
+def discounted_values(tables, policy: torch.Tensor, gamma: float) -> torch.Tensor:
+    """V^π (S,) of a stationary policy in the discounted infinite-horizon problem, solved exactly."""
+    states = torch.arange(len(policy))
+    rewards, continues = tables["rewards"][states, policy], tables["continues"][states, policy]
+    return torch.linalg.solve(torch.eye(len(policy), dtype=torch.float64) - gamma * continues, rewards)
+
+
+def test_value_iteration_gives_the_discounted_optimum_which_a_time_limit_can_beat(value_iteration):
+    env, tables, q_values = plan(value_iteration, "FrozenLake8x8-v1", 0.99)
+    policy = q_values.argmax(dim=1)
+    # optimal for the discounted problem: its own values are max_a Q, and no action improves on them
+    values = discounted_values(tables, policy, 0.99)
+    np.testing.assert_allclose(values.numpy(), q_values.max(dim=1).values.numpy(), atol=1e-8)
+    improved = torch.where(tables["possible"], tables["rewards"] + 0.99 * tables["continues"] @ values, -torch.inf)
+    assert (improved.max(dim=1).values <= values + 1e-9).all()
+    # not the best stationary policy within the 200-step limit: γ = 0.999's greedy policy beats it
+    initial = torch.as_tensor(env.unwrapped.initial_state_distrib, dtype=torch.float64)
+    _, _, patient = plan(value_iteration, "FrozenLake8x8-v1", 0.999)
+    within_limit = [float(initial @ value_iteration.time_limited_values(tables, p, 200)) for p in (policy, patient.argmax(dim=1))]
+    assert within_limit == pytest.approx([0.863, 0.886], abs=0.001)
+    optimum = float(initial @ value_iteration.time_limited_values(tables, None, 200))
+    assert optimum == pytest.approx(0.913, abs=0.001)
+    # and the script says so, not that it plans the best stationary policy under the limit
+    assert "discounted infinite-horizon" in value_iteration.__doc__ and "best *stationary*" not in value_iteration.__doc__

@@ -93,7 +93,8 @@ class Args:
     """noise scale σ, in half action ranges (high − low) / 2. normal: the noise's standard deviation.
     ou: x starts at 0 each episode and steps x − θ x dt + σ √dt ε, so its standard deviation at step t
     of an episode is σ √(dt (1 − (1 − θ dt)^(2t)) / (1 − (1 − θ dt)²)): with the default θ and dt,
-    0.1 σ at the first step, 0.93 σ at step 100, 1.61 σ at step 500, σ / √(θ (2 − θ dt)) = 1.83 σ in the long run"""
+    0.1 σ at the first step, 0.93 σ at step 100, 1.61 σ at step 500, and in the long run
+    σ / √(θ (2 − θ dt)) = 1.83 σ"""
     ou_theta: float = 0.15
     """Ornstein–Uhlenbeck rate of reversion to 0, per unit of time"""
     ou_dt: float = 0.01
@@ -270,7 +271,9 @@ def critic_step(
     return qf_loss, qf_values
 
 
-def actor_step(actor: Actor, qf: QNetwork, actor_optimizer: torch.optim.Optimizer, observations: torch.Tensor) -> torch.Tensor:
+def actor_step(
+    actor: Actor, qf: QNetwork, actor_optimizer: torch.optim.Optimizer, observations: torch.Tensor,
+) -> torch.Tensor:
     """One gradient step of the actor up the critic's Q(s, μ(s)) on observations (batch, obs_dim),
     as a descent on −mean Q; returns that loss (a scalar) before the step."""
     actor_loss = -qf(observations, actor(observations)).mean()
@@ -505,7 +508,8 @@ def train(args: Args) -> dict:
                 if step is None:
                     status = f"non-finite loss at step {global_step}"
                     break
-                (qf_loss, qf_values), gradient_steps = step, gradient_steps + 1
+                qf_loss, qf_values = step
+                gradient_steps += 1
                 if gradient_steps % args.policy_frequency == 0:
                     actor_loss = actor_step(actor, qf, actor_optimizer, data.observations)
                     soft_update(target_parameters, online_parameters, args.tau)

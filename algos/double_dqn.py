@@ -420,7 +420,8 @@ def train(args: Args) -> dict:
                 if step is None:
                     status = f"non-finite loss at step {global_step}"
                     break
-                (loss, q_taken), gradient_steps = step, gradient_steps + 1
+                loss, q_taken = step
+                gradient_steps += 1
             if status != "completed":
                 break
             for _ in range(crossings(global_step, args.num_envs, args.target_network_frequency)):

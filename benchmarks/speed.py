@@ -38,14 +38,13 @@ from typing import Callable, Literal
 import gymnasium as gym
 import numpy as np
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 import tyro
 from stable_baselines3 import DDPG, DQN
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.buffers import ReplayBuffer
-from stable_baselines3.common.noise import NormalActionNoise
+from stable_baselines3.common.type_aliases import ReplayBufferSamples
 
+from benchmarks import sb3_reference
 from benchmarks.common import ROOT, load_algorithm
 
 
@@ -64,20 +63,11 @@ class Comparison:
 # Huber loss and gradient clipping at norm 10 are stable-baselines3's DQN defaults; dqn.py
 # is given the same.
 DQN_SHARED = dict(learning_rate=2.5e-4, buffer_size=10_000, batch_size=128, gamma=0.99, max_grad_norm=10.0)
-DDPG_SHARED = dict(
-    learning_rate=1e-3, buffer_size=1_000_000, batch_size=256, gamma=0.98, tau=0.005, learning_starts=1_000,
-)
-DDPG_NOISE = 0.1
 
 
 def sb3_ddpg(env: gym.Env) -> DDPG:
-    # stable-baselines3 adds action noise to actions rescaled to [-1, 1], so its σ is in
-    # half action ranges, as ddpg.py's --exploration-noise is.
-    noise = NormalActionNoise(np.zeros(env.action_space.shape), DDPG_NOISE * np.ones(env.action_space.shape))
-    return DDPG(
-        "MlpPolicy", env, train_freq=1, gradient_steps=1, action_noise=noise, policy_kwargs=dict(net_arch=[256, 256]),
-        device="cpu", seed=1, **DDPG_SHARED,
-    )
+    settings = load_algorithm("ddpg").Args(**COMPARISONS["ddpg"].algozoo_args)
+    return sb3_reference.sb3_ddpg(settings, env, seed=1, device="cpu")
 
 
 COMPARISONS = {
@@ -96,8 +86,10 @@ COMPARISONS = {
     ),
     "ddpg": Comparison(
         "Pendulum-v1", 10_000,
-        algozoo_args=dict(train_frequency=1, policy_frequency=1, noise="normal", exploration_noise=DDPG_NOISE,
-                          hidden_sizes=(256, 256), **DDPG_SHARED),
+        # stable-baselines3's DDPG is built from these same Args (benchmarks/sb3_reference.py)
+        algozoo_args=dict(train_frequency=1, policy_frequency=1, noise="normal", exploration_noise=0.1,
+                          hidden_sizes=(256, 256), learning_rate=1e-3, buffer_size=1_000_000, batch_size=256,
+                          gamma=0.98, tau=0.005, learning_starts=1_000),
         sb3_model=sb3_ddpg,
     ),
 }
@@ -153,37 +145,28 @@ def ddpg_gradient_steps_per_second(steps: int) -> float:
     steps per second than this, whatever its plumbing costs.
     """
     ddpg, env = load_algorithm("ddpg"), gym.make(COMPARISONS["ddpg"].env_id)
+    settings = COMPARISONS["ddpg"].algozoo_args
     low, high = env.action_space.low, env.action_space.high
-    obs_dim, action_dim = env.observation_space.shape[0], len(low)
-    hidden_sizes = COMPARISONS["ddpg"].algozoo_args["hidden_sizes"]
-    actor, target_actor = (ddpg.Actor(obs_dim, low, high, hidden_sizes) for _ in range(2))
-    qf, target_qf = (ddpg.QNetwork(obs_dim, action_dim, hidden_sizes) for _ in range(2))
+    obs_dim, action_dim, batch_size = env.observation_space.shape[0], len(low), settings["batch_size"]
+    actor, target_actor = (ddpg.Actor(obs_dim, low, high, settings["hidden_sizes"]) for _ in range(2))
+    qf, target_qf = (ddpg.QNetwork(obs_dim, action_dim, settings["hidden_sizes"]) for _ in range(2))
     target_actor.requires_grad_(False)
     target_qf.requires_grad_(False)
-    actor_parameters = list(actor.parameters())
-    online_parameters = [*actor_parameters, *qf.parameters()]
+    online_parameters = [*actor.parameters(), *qf.parameters()]
     target_parameters = [*target_actor.parameters(), *target_qf.parameters()]
-    actor_optimizer = torch.optim.Adam(actor_parameters, lr=DDPG_SHARED["learning_rate"], fused=True)
-    qf_optimizer = torch.optim.Adam(qf.parameters(), lr=DDPG_SHARED["learning_rate"], fused=True)
-    batch_size = DDPG_SHARED["batch_size"]
-    observations, next_observations = torch.randn(batch_size, obs_dim), torch.randn(batch_size, obs_dim)
-    actions = torch.as_tensor(np.stack([env.action_space.sample() for _ in range(batch_size)]))
-    rewards, terminations = torch.randn(batch_size), torch.zeros(batch_size)
+    actor_optimizer = torch.optim.Adam(actor.parameters(), lr=settings["learning_rate"], fused=True)
+    qf_optimizer = torch.optim.Adam(qf.parameters(), lr=settings["learning_rate"], fused=True)
+    data = ReplayBufferSamples(
+        observations=torch.randn(batch_size, obs_dim), next_observations=torch.randn(batch_size, obs_dim),
+        actions=torch.as_tensor(np.stack([env.action_space.sample() for _ in range(batch_size)])),
+        rewards=torch.randn(batch_size, 1), dones=torch.zeros(batch_size, 1),
+    )
     start = time.perf_counter()
     for _ in range(steps):
-        target = ddpg.td_target(target_actor, target_qf, rewards, next_observations, terminations, DDPG_SHARED["gamma"])
-        qf_loss = F.mse_loss(qf(observations, actions).squeeze(1), target)
-        if not torch.isfinite(qf_loss):
+        if ddpg.critic_step(qf, target_actor, target_qf, qf_optimizer, data, settings["gamma"]) is None:
             raise RuntimeError("non-finite critic loss")
-        qf_optimizer.zero_grad()
-        qf_loss.backward()
-        qf_optimizer.step()
-        actor_loss = -qf(observations, actor(observations)).mean()
-        actor_optimizer.zero_grad()
-        actor_loss.backward(inputs=actor_parameters)
-        actor_optimizer.step()
-        with torch.no_grad():
-            torch._foreach_lerp_(target_parameters, online_parameters, DDPG_SHARED["tau"])
+        ddpg.actor_step(actor, qf, actor_optimizer, data.observations)
+        ddpg.soft_update(target_parameters, online_parameters, settings["tau"])
     return steps / (time.perf_counter() - start)
 
 
@@ -204,23 +187,13 @@ def dqn_gradient_steps_per_second(steps: int) -> float:
         replay_buffer.add(rng.normal(size=(1, obs_dim)), rng.normal(size=(1, obs_dim)), rng.integers(n_actions, size=1),
                           np.ones(1), rng.random(1) < 0.05, [])
     gradient_steps_per_target_copy = settings["target_network_frequency"] // settings["train_frequency"]
+    args = dqn.Args(**settings)
     start = time.perf_counter()
     for step in range(steps):
-        data = replay_buffer.sample(settings["batch_size"])
-        target = dqn.td_target(target_network, data.rewards.flatten(), data.next_observations,
-                               data.dones.flatten(), settings["gamma"])
-        q_taken = q_network(data.observations).gather(1, data.actions).squeeze(1)
-        loss = F.smooth_l1_loss(q_taken, target)
-        if not torch.isfinite(loss):
+        if dqn.learning_step(q_network, target_network, optimizer, replay_buffer.sample(args.batch_size), args) is None:
             raise RuntimeError("non-finite TD loss")
-        optimizer.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(q_network.parameters(), settings["max_grad_norm"])
-        optimizer.step()
         if (step + 1) % gradient_steps_per_target_copy == 0:
-            with torch.no_grad():
-                for target_param, param in zip(target_network.parameters(), q_network.parameters()):
-                    target_param.lerp_(param, settings["tau"])
+            dqn.soft_update(target_network, q_network, args.tau)
     return steps / (time.perf_counter() - start)
 
 

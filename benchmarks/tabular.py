@@ -1,4 +1,4 @@
-"""The tabular learners on their envs over several seeds, against value iteration's optimum.
+"""The tabular learners on their envs over several seeds, against value iteration's policy.
 
 For envs with a known model (FrozenLake, Taxi, CliffWalking) each learned greedy policy is
 also valued exactly under the time limit, as value_iteration.py values its own.
@@ -42,8 +42,8 @@ class Args:
 
 
 def exact_greedy_value(env_id: str, q_table: torch.Tensor, gamma: float | None = None) -> float:
-    """Expected return within the time limit of the greedy policy of q_table (S, A), or of the
-    optimal stationary policy when q_table is None (planned with gamma)."""
+    """Expected return within the time limit of the greedy policy of q_table (S, A), or of value
+    iteration's (the optimal policy of the discounted problem) when q_table is None (planned with gamma)."""
     value_iteration = load_algorithm("value_iteration")
     env = value_iteration.make_env(env_id, None)
     tables = value_iteration.mdp_tables(env.unwrapped.P, env.observation_space.n, env.action_space.n, torch.device("cpu"))
@@ -79,14 +79,14 @@ def main(args: Args) -> None:
         print(f"{r['algorithm']} {r['env_id']} seed {r['seed']}: greedy {r['eval_mean']:.3f}"
               + (f", exact {r['exact']:.4f}" if r["exact"] is not None else "") + f", {r['seconds']:.0f} s")
     print("\n| script | env | greedy eval, 1000 episodes (mean ± std over seeds) | exact value of the greedy policy "
-          "| optimum (value iteration) | steps | wall time a run |\n|---|---|---|---|---|---|---|")
+          "| value iteration's policy | steps | wall time a run |\n|---|---|---|---|---|---|---|")
     for env_id in args.env_ids:
         has_model = hasattr(gym.make(env_id).unwrapped, "P")
-        optimum = f"{exact_greedy_value(env_id, None, SETTINGS[env_id].get('gamma', 0.99)):.4f}" if has_model else "–"
+        planned = f"{exact_greedy_value(env_id, None, SETTINGS[env_id].get('gamma', 0.99)):.4f}" if has_model else "–"
         for algorithm in args.algorithms:
             rows = [r for r in results if r["algorithm"] == algorithm and r["env_id"] == env_id]
             exact = mean_std([r["exact"] for r in rows]) if has_model else "–"
-            print(f"| {algorithm}.py | {env_id} | {mean_std([r['eval_mean'] for r in rows])} | {exact} | {optimum} "
+            print(f"| {algorithm}.py | {env_id} | {mean_std([r['eval_mean'] for r in rows])} | {exact} | {planned} "
                   f"| {rows[0]['steps']:,} | {statistics.median(r['seconds'] for r in rows):.0f} s |")
 
 

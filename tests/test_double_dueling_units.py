@@ -78,3 +78,19 @@ def test_dueling_network_has_the_same_interface_as_dqns(dqn, dueling_dqn):
     dueling = dueling_dqn.QNetwork(obs_dim=6, n_actions=3, hidden_sizes=(8, 8))
     assert plain(torch.zeros(2, 6)).shape == dueling(torch.zeros(2, 6)).shape
     assert isinstance(dueling.trunk, nn.Sequential) and len(dueling.trunk) == 4
+
+
+def test_dueling_td_target_lets_the_online_network_pick_and_the_target_network_value(dueling_dqn):
+    # next states 0 and 2: online and target argmax agree; 1 and 3: they disagree
+    online = FixedQ([[2.0, 1.0], [0.0, 1.0], [5.0, 5.5], [3.0, -1.0]])
+    target = FixedQ([[4.0, 3.0], [7.0, 2.0], [1.0, 6.0], [0.5, 9.0]])
+    rewards = torch.tensor([1.0, 1.0, 0.0, 2.0])
+    next_observations = torch.tensor([[0.0], [1.0], [2.0], [3.0]])
+    terminations = torch.tensor([0.0, 0.0, 0.0, 1.0])
+    dueling = dueling_dqn.td_target(online, target, rewards, next_observations, terminations, 0.9)
+    # the target network's value of the online network's choice: 4 (not max 4), 2 (not max 7), 6; state 3 terminates
+    assert dueling.tolist() == pytest.approx([1.0 + 0.9 * 4.0, 1.0 + 0.9 * 2.0, 0.9 * 6.0, 2.0])
+    reversed_roles = dueling_dqn.td_target(target, online, rewards, next_observations, terminations, 0.9)
+    assert reversed_roles.tolist() != pytest.approx(dueling.tolist())
+    assert not dueling_dqn.td_target(nn.Linear(1, 2), nn.Linear(1, 2), rewards, next_observations, terminations,
+                                     0.9).requires_grad

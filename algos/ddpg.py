@@ -1,15 +1,19 @@
 """DDPG (Lillicrap et al. 2016, "Continuous control with deep reinforcement learning").
 
-Deterministic policy gradient with replay, for bounded Box action spaces: an actor μ(s),
+Deterministic policy gradient with replay, for bounded Box action spaces. An actor μ(s),
 squashed by tanh into the env's action bounds, acts with exploration noise (Gaussian or
 Ornstein–Uhlenbeck) added and the sum clipped to the bounds; transitions go into a replay
-buffer (stable-baselines3's). On minibatches the critic regresses Q(s, a) onto the TD
-target r + γ (1 − terminated) Q_target(s', μ_target(s')), and the actor climbs Q(s, μ(s)).
-Both target networks trail their online networks by Polyak averaging with --tau.
+buffer. On each minibatch the critic takes an Adam step on (Q(s, a) − y)² toward
+
+    y = r + γ (1 − terminated) Q_target(s', μ_target(s'))
+
+and every `policy_frequency` critic steps the actor takes one up Q(s, μ(s)) and both target
+networks trail their online networks: θ_target ← θ_target + τ (θ − θ_target).
 
     python algos/ddpg.py --env-id Pendulum-v1
 """
 
+import copy
 import difflib
 import json
 import os
@@ -36,105 +40,60 @@ SCRIPT = os.path.basename(__file__)
 
 @dataclass
 class Args:
-    exp_name: str = SCRIPT[: -len(".py")]
-    """name of this experiment, part of the run folder's name"""
-    seed: int = 1
-    """seed of python, numpy, torch and the environments"""
-    env_id: str = "Pendulum-v1"
-    """gymnasium id of an environment with a bounded 1-D Box action space"""
-    num_envs: int = 1
-    """number of environment copies stepped together"""
-    async_envs: bool = False
-    """step the copies in subprocesses (gymnasium AsyncVectorEnv) instead of in this one"""
-    max_episode_steps: int | None = None
-    """time limit in steps per episode; None keeps the env's registered limit"""
-    total_timesteps: int = 30_000
-    """environment steps over all copies; 0 only evaluates (e.g. a --model-path)"""
-    device: str = "auto"
-    """torch device: auto (CUDA if present, else CPU), cpu, cuda, cuda:N or mps"""
-    torch_deterministic: bool = True
-    """make cuDNN deterministic"""
-    capture_video: bool = False
-    """record evaluation episodes as mp4 into {video_dir}/{run_name}/"""
-    save_model: bool = False
-    """save the actor and the critic into the run folder at the end"""
-    model_path: str | None = None
-    """load actor and critic weights saved by --save-model before training or evaluating"""
-    eval_episodes: int = 10
-    """greedy (noise-free) episodes per evaluation"""
-    eval_frequency: int = 10_000
-    """environment steps between evaluations (there is always one at the end)"""
-    log_dir: str = "runs"
-    """folder of the run folders (TensorBoard logs, summary.json, model)"""
-    video_dir: str = "videos"
-    """folder of the video folders"""
-    progress: bool = True
-    """progress bar on a terminal, plain periodic lines otherwise"""
-
-    learning_rate: float = 1e-3
-    """Adam learning rate of the actor and of the critic"""
-    buffer_size: int = 1_000_000
-    """replay buffer capacity in transitions"""
-    gamma: float = 0.98
-    """discount factor"""
-    tau: float = 0.005
-    """target update rate: 1.0 copies the online networks, < 1 is Polyak averaging"""
-    batch_size: int = 256
-    """transitions per gradient step"""
-    learning_starts: int = 1_000
-    """environment steps of uniformly random actions before the first gradient step"""
-    train_frequency: int = 1
-    """environment steps between gradient steps of the critic"""
-    policy_frequency: int = 1
-    """critic gradient steps per actor gradient step and target update (delayed actor updates)"""
-    noise: Literal["normal", "ou"] = "normal"
-    """exploration noise: independent Gaussian, or Ornstein–Uhlenbeck (correlated in time)"""
+    learning_rate: float = 1e-3  # Adam learning rate of the actor and of the critic
+    buffer_size: int = 1_000_000  # replay buffer capacity in transitions
+    gamma: float = 0.98  # discount factor
+    tau: float = 0.005  # target update rate: 1.0 copies the online networks, < 1 is Polyak averaging
+    batch_size: int = 256  # transitions per gradient step
+    learning_starts: int = 1_000  # environment steps of uniformly random actions before the first gradient step
+    train_frequency: int = 1  # environment steps between gradient steps of the critic
+    policy_frequency: int = 1  # critic gradient steps per actor gradient step and target update (delayed actor updates)
+    noise: Literal["normal", "ou"] = "normal"  # exploration noise: independent Gaussian, or Ornstein–Uhlenbeck (correlated in time)
     exploration_noise: float = 0.1
-    """noise scale σ, in half action ranges (high − low) / 2. normal: the noise's standard deviation.
-    ou: x starts at 0 each episode and steps x − θ x dt + σ √dt ε, so its standard deviation at step t
-    of an episode is σ √(dt (1 − (1 − θ dt)^(2t)) / (1 − (1 − θ dt)²)): with the default θ and dt,
-    0.1 σ at the first step, 0.93 σ at step 100, 1.61 σ at step 500, and in the long run
-    σ / √(θ (2 − θ dt)) = 1.83 σ"""
-    ou_theta: float = 0.15
-    """Ornstein–Uhlenbeck rate of reversion to 0, per unit of time"""
-    ou_dt: float = 0.01
-    """Ornstein–Uhlenbeck time per environment step"""
-    hidden_sizes: tuple[int, ...] = (256, 256)
-    """widths of the hidden layers of the actor and of the critic"""
+    """noise scale σ, in half action ranges (high − low) / 2: normal's standard deviation; ou, reset to 0
+    each episode, has standard deviation at step t σ √(dt (1 − ρ^(2t)) / (1 − ρ²)), ρ = 1 − θ dt: with the
+    default θ and dt 0.1 σ at step 1, 0.93 σ at 100, 1.61 σ at 500, σ / √(θ (2 − θ dt)) = 1.83 σ at length"""
+    ou_theta: float = 0.15  # Ornstein–Uhlenbeck rate of reversion to 0, per unit of time
+    ou_dt: float = 0.01  # Ornstein–Uhlenbeck time per environment step
+    hidden_sizes: tuple[int, ...] = (256, 256)  # widths of the hidden layers of the actor and of the critic
 
-
-# ---- environment -------------------------------------------------------------------------
+    env_id: str = "Pendulum-v1"  # gymnasium id of an environment with a bounded 1-D Box action space
+    total_timesteps: int = 30_000  # environment steps over all copies; 0 only evaluates (e.g. a --model-path)
+    num_envs: int = 1  # number of environment copies stepped together
+    seed: int = 1  # seed of python, numpy, torch and the environments
+    exp_name: str = SCRIPT[: -len(".py")]  # name of this experiment, part of the run folder's name
+    async_envs: bool = False  # step the copies in subprocesses (gymnasium AsyncVectorEnv) instead of in this one
+    max_episode_steps: int | None = None  # time limit in steps per episode; None keeps the env's registered limit
+    device: str = "auto"  # torch device: auto (CUDA if present, else CPU), cpu, cuda, cuda:N or mps
+    torch_deterministic: bool = True  # make cuDNN deterministic
+    capture_video: bool = False  # record evaluation episodes as mp4 into {video_dir}/{run_name}/
+    save_model: bool = False  # save the actor and the critic into the run folder at the end
+    model_path: str | None = None  # load actor and critic weights saved by --save-model before training or evaluating
+    eval_episodes: int = 10  # greedy (noise-free) episodes per evaluation
+    eval_frequency: int = 10_000  # environment steps between evaluations (there is always one at the end)
+    log_dir: str = "runs"  # folder of the run folders (TensorBoard logs, summary.json, model)
+    video_dir: str = "videos"  # folder of the video folders
+    progress: bool = True  # progress bar on a terminal, plain periodic lines otherwise
 
 
 def make_env(env_id: str, max_episode_steps: int | None, render_mode: str | None = None) -> Callable[[], gym.Env]:
     def thunk() -> gym.Env:
         env = gym.make(env_id, max_episode_steps=max_episode_steps, render_mode=render_mode)
         space = env.observation_space
-        if space.dtype != np.float32:
-            # The networks compute in float32: MuJoCo's float64 (or an integer Box) is cast
-            # here, once, so the replay buffer and every policy see float32 alone.
+        if space.dtype != np.float32:  # MuJoCo's float64, an integer Box: the networks compute in float32
             float32_space = gym.spaces.Box(space.low.astype(np.float32), space.high.astype(np.float32))
             env = gym.wrappers.TransformObservation(env, lambda obs: obs.astype(np.float32), float32_space)
-        # Per copy rather than gymnasium.wrappers.vector.RecordEpisodeStatistics, which costs
-        # as much per step as stepping CartPole itself.
         return gym.wrappers.RecordEpisodeStatistics(env)
 
     return thunk
 
 
 def make_vector_env(args: Args) -> gym.vector.VectorEnv:
-    # SAME_STEP autoreset reports an ending episode's true final observation in
-    # infos["final_obs"] on the step that ends it, so every step gives one valid transition
-    # per copy; the default NEXT_STEP mode spends a step per episode on a reset that is no
-    # transition at all and would have to be left out of the buffer.
+    # SAME_STEP autoreset puts an ending episode's true final observation in infos["final_obs"]
+    # on the step that ends it: every step is one valid transition per copy.
     vector_env_class = gym.vector.AsyncVectorEnv if args.async_envs else gym.vector.SyncVectorEnv
-    return vector_env_class(
-        [make_env(args.env_id, args.max_episode_steps) for _ in range(args.num_envs)],
-        autoreset_mode=AutoresetMode.SAME_STEP,
-    )
-
-
-# ---- networks ----------------------------------------------------------------------------
+    return vector_env_class([make_env(args.env_id, args.max_episode_steps) for _ in range(args.num_envs)],
+                            autoreset_mode=AutoresetMode.SAME_STEP)
 
 
 def mlp(width_in: int, hidden_sizes: tuple[int, ...], width_out: int) -> nn.Sequential:
@@ -146,11 +105,8 @@ def mlp(width_in: int, hidden_sizes: tuple[int, ...], width_out: int) -> nn.Sequ
 
 
 class Actor(nn.Module):
-    """Maps observations (batch, obs_dim) to actions (batch, action_dim) inside [low, high].
-
-    tanh's (−1, 1) is stretched onto each dimension's own bounds: action_bias is the
-    middle of the Box, action_scale half its width, so asymmetric bounds work too.
-    """
+    """Maps observations (batch, obs_dim) to actions (batch, action_dim) inside [low, high]: tanh's
+    (−1, 1) stretched onto each dimension's bounds (asymmetric ones too) by action_scale and action_bias."""
 
     def __init__(self, obs_dim: int, action_low: np.ndarray, action_high: np.ndarray, hidden_sizes: tuple[int, ...]):
         super().__init__()
@@ -174,33 +130,17 @@ class QNetwork(nn.Module):
 
 
 def deterministic_policy(actor: Actor, device: torch.device) -> Callable[[np.ndarray], np.ndarray]:
-    """A function from observations (n, obs_dim) to the actor's actions μ(obs), shape (n, action_dim).
-
-    On the CPU it reads the actor's own weights as NumPy views, which every optimizer step
-    updates in place: one observation through 256-256 layers then costs ~20 µs instead of
-    the ~80 µs of torch's per-op overhead.
-    """
-    if device.type != "cpu":
-        return torch.no_grad()(
-            lambda obs: actor(torch.as_tensor(obs, dtype=torch.float32, device=device)).cpu().numpy()
-        )
-    layers = [(m.weight.detach().numpy().T, m.bias.detach().numpy()) for m in actor.network if isinstance(m, nn.Linear)]
-    action_scale, action_bias = actor.action_scale.numpy(), actor.action_bias.numpy()
-
-    def numpy_policy(obs: np.ndarray) -> np.ndarray:
-        for weight, bias in layers[:-1]:
-            obs = np.maximum(obs @ weight + bias, 0.0)
-        weight, bias = layers[-1]
-        return np.tanh(obs @ weight + bias) * action_scale + action_bias
-
-    return numpy_policy
+    """A function from observations (n, obs_dim) to the actor's actions μ(obs), shape (n, action_dim)."""
+    if device.type == "cpu":
+        return numpy_deterministic_policy(actor)  # the same function, without torch's per-call overhead
+    return torch.no_grad()(lambda obs: actor(torch.as_tensor(obs, dtype=torch.float32, device=device)).cpu().numpy())
 
 
-# ---- algorithm pieces --------------------------------------------------------------------
+# ---- the algorithm -----------------------------------------------------------------------
 
 
 class GaussianNoise:
-    """Independent N(0, σ²) draws, shape (num_envs, action_dim)."""
+    """Independent N(0, σ²) draws, shape (num_envs, action_dim); they carry no state to reset."""
 
     def __init__(self, sigma: float, shape: tuple[int, int], rng: np.random.Generator):
         self.sigma, self.shape, self.rng = sigma, shape, rng
@@ -209,7 +149,7 @@ class GaussianNoise:
         return self.sigma * self.rng.standard_normal(self.shape)
 
     def reset(self, episode_ended: np.ndarray) -> None:
-        """Nothing to reset: the draws carry no state."""
+        pass
 
 
 class OrnsteinUhlenbeckNoise:
@@ -233,14 +173,9 @@ class OrnsteinUhlenbeckNoise:
 
 
 @torch.no_grad()
-def td_target(
-    target_actor: Callable[[torch.Tensor], torch.Tensor],
-    target_qf: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    rewards: torch.Tensor,
-    next_observations: torch.Tensor,
-    terminations: torch.Tensor,
-    gamma: float,
-) -> torch.Tensor:
+def td_target(target_actor: Callable[[torch.Tensor], torch.Tensor],
+              target_qf: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], rewards: torch.Tensor,
+              next_observations: torch.Tensor, terminations: torch.Tensor, gamma: float) -> torch.Tensor:
     """r + γ (1 − terminated) Q_target(s', μ_target(s')), shape (batch,).
 
     A truncated transition has terminations = 0 and next_observations = its true final
@@ -250,30 +185,28 @@ def td_target(
     return rewards + gamma * (1.0 - terminations) * next_q_values
 
 
-def critic_step(
-    qf: QNetwork, target_actor: Actor, target_qf: QNetwork, qf_optimizer: torch.optim.Optimizer,
-    data: ReplayBufferSamples, gamma: float,
-) -> tuple[torch.Tensor, torch.Tensor] | None:
+def critic_step(qf: QNetwork, target_actor: Actor, target_qf: QNetwork, qf_optimizer: torch.optim.Optimizer,
+                data: ReplayBufferSamples, gamma: float) -> tuple[torch.Tensor, torch.Tensor]:
     """One gradient step of the critic on the mean squared TD error of a minibatch (batch,).
 
-    Returns the loss (a scalar) and Q(s, a) (batch,) before the step; None, and no step,
-    when the loss is not finite (a step would spread it into every weight).
+    Returns the loss (a scalar) and Q(s, a) (batch,) before the step. Raises
+    FloatingPointError, and takes no step, when the loss is not finite: a step would spread
+    it into every weight.
     """
     target = td_target(target_actor, target_qf, data.rewards.flatten(), data.next_observations,
                        data.dones.flatten(), gamma)
     qf_values = qf(data.observations, data.actions).squeeze(1)
     qf_loss = F.mse_loss(qf_values, target)
     if not torch.isfinite(qf_loss):
-        return None
+        raise FloatingPointError("non-finite loss")
     qf_optimizer.zero_grad()
     qf_loss.backward()
     qf_optimizer.step()
     return qf_loss, qf_values
 
 
-def actor_step(
-    actor: Actor, qf: QNetwork, actor_optimizer: torch.optim.Optimizer, observations: torch.Tensor,
-) -> torch.Tensor:
+def actor_step(actor: Actor, qf: QNetwork, actor_optimizer: torch.optim.Optimizer,
+               observations: torch.Tensor) -> torch.Tensor:
     """One gradient step of the actor up the critic's Q(s, μ(s)) on observations (batch, obs_dim),
     as a descent on −mean Q; returns that loss (a scalar) before the step."""
     actor_loss = -qf(observations, actor(observations)).mean()
@@ -290,6 +223,181 @@ def soft_update(target_parameters: list[torch.Tensor], online_parameters: list[t
     torch._foreach_lerp_(target_parameters, online_parameters, tau)
 
 
+def train(args: Args) -> dict:
+    """Train (and evaluate) as args say; returns summary.json's contents plus the objects
+    `actor`, `qf`, `target_actor`, `target_qf`, `replay_buffer` and the list
+    `episodic_returns` of training episodes."""
+    check_args(args)
+    device = resolve_device(args.device)
+    seed_everything(args.seed, args.torch_deterministic)
+    envs = make_vector_env(args)
+    action_space = envs.single_action_space
+    action_dim, obs_dim = action_space.shape[0], envs.single_observation_space.shape[0]
+    actor = Actor(obs_dim, action_space.low, action_space.high, args.hidden_sizes).to(device)
+    qf = QNetwork(obs_dim, action_dim, args.hidden_sizes).to(device)
+    if args.model_path is not None:
+        load_model(actor, qf, args.model_path, args, device)
+    target_actor, target_qf = copy.deepcopy(actor).requires_grad_(False), copy.deepcopy(qf).requires_grad_(False)
+    online_parameters = [*actor.parameters(), *qf.parameters()]
+    target_parameters = [*target_actor.parameters(), *target_qf.parameters()]
+    actor_optimizer = torch.optim.Adam(actor.parameters(), lr=args.learning_rate, fused=True)  # fused: one kernel
+    qf_optimizer = torch.optim.Adam(qf.parameters(), lr=args.learning_rate, fused=True)
+    replay_buffer = ReplayBuffer(args.buffer_size, envs.single_observation_space, action_space, device,
+                                 n_envs=args.num_envs, handle_timeout_termination=False)
+    policy = deterministic_policy(actor, device)
+    run = Run(args, policy)
+    rng = np.random.default_rng(args.seed)
+    noise_shape = (args.num_envs, action_dim)
+    noise = (GaussianNoise(args.exploration_noise, noise_shape, rng) if args.noise == "normal" else
+             OrnsteinUhlenbeckNoise(args.exploration_noise, args.ou_theta, args.ou_dt, noise_shape, rng))
+    action_scale = (action_space.high - action_space.low) / 2.0
+    global_step = 0
+    obs, _ = envs.reset(seed=args.seed)
+    try:
+        while global_step < args.total_timesteps:
+            # uniform random actions until learning_starts, then μ(s) plus noise, within the bounds
+            if global_step < args.learning_starts:
+                actions = rng.uniform(action_space.low, action_space.high, size=noise_shape)
+            else:
+                actions = np.clip(policy(obs) + noise() * action_scale, action_space.low, action_space.high)
+            actions = actions.astype(action_space.dtype)  # what the env steps with is what the buffer stores
+            next_obs, rewards, terminations, truncations, infos = envs.step(actions)
+            global_step += args.num_envs
+            noise.reset(terminations | truncations)
+
+            # a finished episode's transition ends in its true final observation, not in the
+            # first one of the next episode that next_obs holds
+            real_next_obs = next_obs.copy()
+            for i in np.flatnonzero(infos.get("_final_obs", [])):
+                real_next_obs[i] = infos["final_obs"][i]
+            replay_buffer.add(obs, real_next_obs, actions, rewards, terminations, [])
+            obs = next_obs
+            run.record_episodes(global_step, infos)
+
+            # train_frequency counts steps over all env copies; the actor and the targets follow
+            # every policy_frequency-th critic step
+            if global_step > args.learning_starts:
+                for _ in range(crossings(global_step, args.num_envs, args.train_frequency)):
+                    data = replay_buffer.sample(args.batch_size)
+                    run.critic_losses = critic_step(qf, target_actor, target_qf, qf_optimizer, data, args.gamma)
+                    run.gradient_steps += 1
+                    if run.gradient_steps % args.policy_frequency == 0:
+                        run.actor_loss = actor_step(actor, qf, actor_optimizer, data.observations)
+                        soft_update(target_parameters, online_parameters, args.tau)
+                        run.target_updates += 1
+            run.log(global_step)
+    except FloatingPointError as error:  # stop; the logs so far stay
+        run.status = f"{error} at step {global_step}"
+    model = {"hidden_sizes": list(args.hidden_sizes), "actor": actor.state_dict(), "qf": qf.state_dict()}
+    summary = run.finish(global_step, model, actor=actor, qf=qf, target_actor=target_actor, target_qf=target_qf,
+                         replay_buffer=replay_buffer)
+    envs.close()
+    return summary
+
+
+# ==== bookkeeping: nothing below this line is the algorithm ===============================
+
+
+class Run:
+    """A run's folder, TensorBoard log, progress, evaluations and summary.json."""
+
+    def __init__(self, args: Args, policy: Callable[[np.ndarray], np.ndarray]):
+        self.args, self.policy = args, policy
+        self.name = unique_run_name(args)
+        self.dir = os.path.join(args.log_dir, self.name)
+        # a queue that holds a log point's episodes: with the default of 10, adding an event
+        # waits for TensorBoard's writer thread (README, speed)
+        self.writer = SummaryWriter(self.dir, max_queue=100_000)
+        self.writer.add_text("hyperparameters", "|param|value|\n|-|-|\n"
+                             + "\n".join(f"|{k}|{v}|" for k, v in asdict(args).items()))
+        self.eval_env = make_env(args.env_id, args.max_episode_steps, "rgb_array" if args.capture_video else None)()
+        if args.capture_video:
+            self.eval_env = gym.wrappers.RecordVideo(
+                self.eval_env, os.path.join(args.video_dir, self.name), name_prefix="eval",
+                episode_trigger=lambda episode: episode % args.eval_episodes == 0)
+        self.bar = tqdm(total=args.total_timesteps, unit="step", disable=not (args.progress and sys.stderr.isatty()))
+        self.plain_progress = args.progress and self.bar.disable
+        self.status, self.gradient_steps, self.target_updates = "completed", 0, 0
+        self.critic_losses: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.actor_loss: torch.Tensor | None = None
+        self.episodic_returns: list[float] = []
+        self.unlogged_episodes: list[tuple[int, float, int]] = []
+        self.start_time = time.perf_counter()
+
+    def record_episodes(self, global_step: int, infos: dict) -> None:
+        if "final_info" in infos:
+            episode = infos["final_info"]["episode"]
+            for i in np.flatnonzero(infos["_final_obs"]):
+                self.episodic_returns.append(float(episode["r"][i]))
+                self.unlogged_episodes.append((global_step, float(episode["r"][i]), int(episode["l"][i])))
+
+    def write_episodes(self) -> None:
+        # at the log points rather than as episodes end: each event wakes TensorBoard's writer thread
+        for step, episodic_return, episodic_length in self.unlogged_episodes:
+            self.writer.add_scalar("charts/episodic_return", episodic_return, step)
+            self.writer.add_scalar("charts/episodic_length", episodic_length, step)
+        self.unlogged_episodes.clear()
+
+    def log(self, global_step: int) -> None:
+        """After each env step: every 1,000 steps TensorBoard and the progress bar; every tenth of
+        the run a plain progress line; every eval_frequency steps an evaluation."""
+        args, last_return = self.args, self.episodic_returns[-1] if self.episodic_returns else None
+        if crossings(global_step, args.num_envs, 1000) or global_step >= args.total_timesteps:
+            self.write_episodes()
+            sps = int(global_step / (time.perf_counter() - self.start_time))
+            self.writer.add_scalar("charts/SPS", sps, global_step)
+            if self.critic_losses is not None:
+                self.writer.add_scalar("losses/qf_loss", self.critic_losses[0].item(), global_step)
+                self.writer.add_scalar("losses/qf_values", self.critic_losses[1].mean().item(), global_step)
+            if self.actor_loss is not None:
+                self.writer.add_scalar("losses/actor_loss", self.actor_loss.item(), global_step)
+            self.bar.update(global_step - self.bar.n)
+            self.bar.set_postfix(SPS=sps, episodic_return=last_return)
+        if self.plain_progress and crossings(global_step, args.num_envs, max(args.total_timesteps // 10, 1)):
+            print(f"{self.name}: step {global_step}/{args.total_timesteps}, "
+                  f"SPS {global_step / (time.perf_counter() - self.start_time):.0f}, "
+                  f"episodic return {last_return}", flush=True)
+        if crossings(global_step, args.num_envs, args.eval_frequency) and global_step < args.total_timesteps:
+            self.writer.add_scalar("eval/episodic_return", self.evaluate().mean(), global_step)
+
+    def evaluate(self) -> np.ndarray:
+        """Undiscounted returns of eval_episodes noise-free episodes, shape (eval_episodes,)."""
+        return evaluate(self.policy, self.eval_env, self.args.eval_episodes, self.args.seed + 100_000)
+
+    def finish(self, global_step: int, model: dict, **objects) -> dict:
+        """The final evaluation, the model file and summary.json; returns the summary with the
+        training episodes' returns and `objects` added."""
+        args = self.args
+        self.write_episodes()
+        train_seconds = time.perf_counter() - self.start_time
+        self.bar.close()
+        eval_returns = self.evaluate() if self.status == "completed" else np.array([])
+        if eval_returns.size:
+            self.writer.add_scalar("eval/episodic_return", eval_returns.mean(), global_step)
+        self.eval_env.close()
+        model_file = None
+        if args.save_model and self.status == "completed":
+            model_file = os.path.join(self.dir, f"{args.exp_name}.pt")
+            torch.save({"algorithm": SCRIPT, "env_id": args.env_id, **model}, model_file)
+        self.writer.close()
+        summary = {
+            "status": self.status,
+            "eval_mean": float(eval_returns.mean()) if eval_returns.size else None,
+            "eval_std": float(eval_returns.std()) if eval_returns.size else None,
+            "eval_returns": eval_returns.tolist(),
+            "global_step": global_step,
+            "gradient_steps": self.gradient_steps,
+            "target_updates": self.target_updates,
+            "train_seconds": train_seconds,
+            "sps": global_step / train_seconds if global_step else 0.0,
+            "run_dir": self.dir,
+            "model_file": model_file,
+            "args": asdict(args),
+        }
+        write_json_atomically(os.path.join(self.dir, "summary.json"), summary)
+        return {**summary, "episodic_returns": self.episodic_returns, **objects}
+
+
 def evaluate(policy: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes: int, seed: int) -> np.ndarray:
     """Undiscounted returns of `episodes` episodes of a deterministic policy, shape (episodes,)."""
     returns = np.zeros(episodes)
@@ -303,7 +411,32 @@ def evaluate(policy: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes:
     return returns
 
 
-# ---- plumbing: input checks, device, model files, summary --------------------------------
+def numpy_deterministic_policy(actor: Actor) -> Callable[[np.ndarray], np.ndarray]:
+    """deterministic_policy on the CPU in NumPy: it reads the actor's weights as views, which every
+    optimizer step updates in place, and costs ~20 µs an observation through 256-256 layers
+    against torch's ~80."""
+    layers = [(m.weight.detach().numpy().T, m.bias.detach().numpy()) for m in actor.network if isinstance(m, nn.Linear)]
+    action_scale, action_bias = actor.action_scale.numpy(), actor.action_bias.numpy()
+
+    def numpy_policy(obs: np.ndarray) -> np.ndarray:
+        for weight, bias in layers[:-1]:
+            obs = np.maximum(obs @ weight + bias, 0.0)
+        weight, bias = layers[-1]
+        return np.tanh(obs @ weight + bias) * action_scale + action_bias
+
+    return numpy_policy
+
+
+def crossings(step: int, step_size: int, interval: int) -> int:
+    """How many multiples of interval lie in (step - step_size, step]."""
+    return step // interval - (step - step_size) // interval
+
+
+def seed_everything(seed: int, torch_deterministic: bool) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.backends.cudnn.deterministic = torch_deterministic
 
 
 class UsageError(Exception):
@@ -393,183 +526,6 @@ def write_json_atomically(path: str, data: dict) -> None:
     with open(path + ".tmp", "w") as file:
         json.dump(data, file, indent=2)
     os.replace(path + ".tmp", path)
-
-
-def crossings(step: int, step_size: int, interval: int) -> int:
-    """How many multiples of interval lie in (step - step_size, step]."""
-    return step // interval - (step - step_size) // interval
-
-
-def write_episodes(writer: SummaryWriter, episodes: list[tuple[int, float, int]]) -> None:
-    """Write finished episodes' (global_step, return, length) to TensorBoard and empty the list.
-
-    Called at the log points, not as each episode ends: every event wakes TensorBoard's
-    writer thread, which computes its checksum in pure Python and so takes the interpreter
-    lock from the training loop (batched, dqn.py ran 2-25% faster on CartPole).
-    """
-    for step, episodic_return, episodic_length in episodes:
-        writer.add_scalar("charts/episodic_return", episodic_return, step)
-        writer.add_scalar("charts/episodic_length", episodic_length, step)
-    episodes.clear()
-
-
-# ---- training ----------------------------------------------------------------------------
-
-
-def train(args: Args) -> dict:
-    """Train (and evaluate) as args say; returns summary.json's contents plus the objects
-    `actor`, `qf`, `target_actor`, `target_qf`, `replay_buffer` and the list
-    `episodic_returns` of training episodes."""
-    check_args(args)
-    device = resolve_device(args.device)
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    torch.backends.cudnn.deterministic = args.torch_deterministic
-
-    envs = make_vector_env(args)
-    action_space = envs.single_action_space
-    action_dim, obs_dim = action_space.shape[0], envs.single_observation_space.shape[0]
-    actor = Actor(obs_dim, action_space.low, action_space.high, args.hidden_sizes).to(device)
-    qf = QNetwork(obs_dim, action_dim, args.hidden_sizes).to(device)
-    if args.model_path is not None:
-        load_model(actor, qf, args.model_path, args, device)
-    target_actor = Actor(obs_dim, action_space.low, action_space.high, args.hidden_sizes).to(device)
-    target_qf = QNetwork(obs_dim, action_dim, args.hidden_sizes).to(device)
-    target_actor.requires_grad_(False)
-    target_qf.requires_grad_(False)
-    target_actor.load_state_dict(actor.state_dict())
-    target_qf.load_state_dict(qf.state_dict())
-    online_parameters = [*actor.parameters(), *qf.parameters()]
-    target_parameters = [*target_actor.parameters(), *target_qf.parameters()]
-    # The fused Adam kernel updates all parameters in one call, not ~10 small ops each.
-    actor_optimizer = torch.optim.Adam(actor.parameters(), lr=args.learning_rate, fused=True)
-    qf_optimizer = torch.optim.Adam(qf.parameters(), lr=args.learning_rate, fused=True)
-    replay_buffer = ReplayBuffer(
-        args.buffer_size, envs.single_observation_space, action_space, device,
-        n_envs=args.num_envs, handle_timeout_termination=False,
-    )
-
-    run_name = unique_run_name(args)
-    run_dir = os.path.join(args.log_dir, run_name)
-    # Room for a log point's episodes: with the default queue of 10, adding an event waits
-    # for TensorBoard's writer thread to finish checksumming the ones before it.
-    writer = SummaryWriter(run_dir, max_queue=100_000)
-    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in asdict(args).items()))
-    eval_env = make_env(args.env_id, args.max_episode_steps, "rgb_array" if args.capture_video else None)()
-    if args.capture_video:
-        eval_env = gym.wrappers.RecordVideo(eval_env, os.path.join(args.video_dir, run_name), name_prefix="eval",
-                                            episode_trigger=lambda episode: episode % args.eval_episodes == 0)
-    progress = tqdm(total=args.total_timesteps, unit="step", disable=not (args.progress and sys.stderr.isatty()))
-    plain_progress = args.progress and progress.disable
-
-    policy = deterministic_policy(actor, device)
-    rng = np.random.default_rng(args.seed)
-    noise_shape = (args.num_envs, action_dim)
-    if args.noise == "normal":
-        noise = GaussianNoise(args.exploration_noise, noise_shape, rng)
-    else:
-        noise = OrnsteinUhlenbeckNoise(args.exploration_noise, args.ou_theta, args.ou_dt, noise_shape, rng)
-    action_scale = (action_space.high - action_space.low) / 2.0
-    episodic_returns: list[float] = []
-    unlogged_episodes: list[tuple[int, float, int]] = []
-    status, global_step, gradient_steps, target_updates = "completed", 0, 0, 0
-    start_time = time.perf_counter()
-    obs, _ = envs.reset(seed=args.seed)
-    while global_step < args.total_timesteps:
-        # ---- act: uniform random until learning_starts, then μ(s) plus noise, within the bounds
-        if global_step < args.learning_starts:
-            actions = rng.uniform(action_space.low, action_space.high, size=noise_shape)
-        else:
-            actions = np.clip(policy(obs) + noise() * action_scale, action_space.low, action_space.high)
-        actions = actions.astype(action_space.dtype)  # what the env steps with is what the buffer stores
-        next_obs, rewards, terminations, truncations, infos = envs.step(actions)
-        global_step += args.num_envs
-        noise.reset(terminations | truncations)
-
-        # ---- store: a finished episode's next observation is its true final one, not the reset
-        real_next_obs = next_obs
-        if "final_obs" in infos:
-            real_next_obs = next_obs.copy()
-            episode = infos["final_info"]["episode"]
-            for i in np.flatnonzero(infos["_final_obs"]):
-                real_next_obs[i] = infos["final_obs"][i]
-                episodic_returns.append(float(episode["r"][i]))
-                unlogged_episodes.append((global_step, float(episode["r"][i]), int(episode["l"][i])))
-        replay_buffer.add(obs, real_next_obs, actions, rewards, terminations, [])
-        obs = next_obs
-
-        # ---- learn: train_frequency counts steps over all copies; the actor and the targets
-        # follow every policy_frequency-th critic step
-        if global_step > args.learning_starts:
-            for _ in range(crossings(global_step, args.num_envs, args.train_frequency)):
-                data = replay_buffer.sample(args.batch_size)
-                step = critic_step(qf, target_actor, target_qf, qf_optimizer, data, args.gamma)
-                if step is None:
-                    status = f"non-finite loss at step {global_step}"
-                    break
-                qf_loss, qf_values = step
-                gradient_steps += 1
-                if gradient_steps % args.policy_frequency == 0:
-                    actor_loss = actor_step(actor, qf, actor_optimizer, data.observations)
-                    soft_update(target_parameters, online_parameters, args.tau)
-                    target_updates += 1
-            if status != "completed":
-                break
-
-        # ---- log and evaluate
-        if crossings(global_step, args.num_envs, 1000) or global_step >= args.total_timesteps:
-            write_episodes(writer, unlogged_episodes)
-            sps = int(global_step / (time.perf_counter() - start_time))
-            writer.add_scalar("charts/SPS", sps, global_step)
-            if gradient_steps:
-                writer.add_scalar("losses/qf_loss", qf_loss.item(), global_step)
-                writer.add_scalar("losses/qf_values", qf_values.mean().item(), global_step)
-            if target_updates:
-                writer.add_scalar("losses/actor_loss", actor_loss.item(), global_step)
-            progress.update(global_step - progress.n)
-            progress.set_postfix(SPS=sps, episodic_return=episodic_returns[-1] if episodic_returns else None)
-        if plain_progress and crossings(global_step, args.num_envs, max(args.total_timesteps // 10, 1)):
-            print(f"{run_name}: step {global_step}/{args.total_timesteps}, "
-                  f"SPS {global_step / (time.perf_counter() - start_time):.0f}, "
-                  f"episodic return {episodic_returns[-1] if episodic_returns else None}", flush=True)
-        if crossings(global_step, args.num_envs, args.eval_frequency) and global_step < args.total_timesteps:
-            eval_returns = evaluate(policy, eval_env, args.eval_episodes, args.seed + 100_000)
-            writer.add_scalar("eval/episodic_return", eval_returns.mean(), global_step)
-    write_episodes(writer, unlogged_episodes)  # those since the last log point, if the loop broke off
-    train_seconds = time.perf_counter() - start_time
-    progress.close()
-    envs.close()
-
-    # ---- final evaluation, model, summary
-    eval_returns = np.array([])
-    if status == "completed":
-        eval_returns = evaluate(policy, eval_env, args.eval_episodes, args.seed + 100_000)
-        writer.add_scalar("eval/episodic_return", eval_returns.mean(), global_step)
-    eval_env.close()
-    model_file = None
-    if args.save_model and status == "completed":
-        model_file = os.path.join(run_dir, f"{args.exp_name}.pt")
-        torch.save({"algorithm": SCRIPT, "env_id": args.env_id, "hidden_sizes": list(args.hidden_sizes),
-                    "actor": actor.state_dict(), "qf": qf.state_dict()}, model_file)
-    writer.close()
-    summary = {
-        "status": status,
-        "eval_mean": float(eval_returns.mean()) if eval_returns.size else None,
-        "eval_std": float(eval_returns.std()) if eval_returns.size else None,
-        "eval_returns": eval_returns.tolist(),
-        "global_step": global_step,
-        "gradient_steps": gradient_steps,
-        "target_updates": target_updates,
-        "train_seconds": train_seconds,
-        "sps": global_step / train_seconds if global_step else 0.0,
-        "run_dir": run_dir,
-        "model_file": model_file,
-        "args": asdict(args),
-    }
-    write_json_atomically(os.path.join(run_dir, "summary.json"), summary)
-    return {**summary, "episodic_returns": episodic_returns, "actor": actor, "qf": qf, "target_actor": target_actor,
-            "target_qf": target_qf, "replay_buffer": replay_buffer}
 
 
 if __name__ == "__main__":

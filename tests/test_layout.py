@@ -9,9 +9,9 @@ from benchmarks.common import ALGOS
 
 BANNER = "# ==== bookkeeping: nothing below this line is the algorithm"
 MAX_TRAIN_LINES = 70
-MAX_LINES_ABOVE_BANNER = 255
-# the files in the algorithm-first order (issue 18 brings the others into it)
-ORDERED = ["dqn", "double_dqn", "dueling_dqn"]
+# per file in the algorithm-first order (issue 18 brings the others into it); ddpg.py's algorithm
+# has two networks, two learning steps and two kinds of noise
+MAX_LINES_ABOVE_BANNER = {"dqn": 255, "double_dqn": 255, "dueling_dqn": 255, "ddpg": 300}
 
 
 def layout(name: str) -> tuple[int, int, int]:
@@ -22,8 +22,8 @@ def layout(name: str) -> tuple[int, int, int]:
     return banner, train.lineno, train.end_lineno - train.lineno + 1
 
 
-@pytest.mark.parametrize("name", ORDERED)
+@pytest.mark.parametrize("name", MAX_LINES_ABOVE_BANNER)
 def test_train_is_short_and_above_the_banner_with_the_algorithm(name):
     banner, train_line, train_lines = layout(name)
     assert train_lines <= MAX_TRAIN_LINES, f"{name}.py's train() has {train_lines} lines"
-    assert train_line < banner <= MAX_LINES_ABOVE_BANNER + 1, f"{name}.py's banner is on line {banner}"
+    assert train_line < banner <= MAX_LINES_ABOVE_BANNER[name] + 1, f"{name}.py's banner is on line {banner}"

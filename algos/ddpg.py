@@ -48,7 +48,7 @@ class Args:
     learning_starts: int = 1_000  # environment steps of uniformly random actions before the first gradient step
     train_frequency: int = 1  # environment steps between gradient steps of the critic
     policy_frequency: int = 1  # critic gradient steps per actor gradient step and target update (delayed actor updates)
-    noise: Literal["normal", "ou"] = "normal"  # exploration noise: independent Gaussian, or Ornstein–Uhlenbeck (correlated in time)
+    noise: Literal["normal", "ou"] = "normal"  # exploration noise: independent Gaussian or Ornstein–Uhlenbeck (correlated in time)
     exploration_noise: float = 0.1
     """noise scale σ, in half action ranges (high − low) / 2: normal's standard deviation; ou, reset to 0
     each episode, has standard deviation at step t σ √(dt (1 − ρ^(2t)) / (1 − ρ²)), ρ = 1 − θ dt: with the
@@ -306,7 +306,7 @@ class Run:
         self.name = unique_run_name(args)
         self.dir = os.path.join(args.log_dir, self.name)
         # a queue that holds a log point's episodes: with the default of 10, adding an event
-        # waits for TensorBoard's writer thread (README, speed)
+        # waits for TensorBoard's writer thread (benchmarks/results/speed.md)
         self.writer = SummaryWriter(self.dir, max_queue=100_000)
         self.writer.add_text("hyperparameters", "|param|value|\n|-|-|\n"
                              + "\n".join(f"|{k}|{v}|" for k, v in asdict(args).items()))

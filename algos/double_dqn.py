@@ -247,7 +247,7 @@ class Run:
         self.name = unique_run_name(args)
         self.dir = os.path.join(args.log_dir, self.name)
         # a queue that holds a log point's episodes: with the default of 10, adding an event
-        # waits for TensorBoard's writer thread (README, speed)
+        # waits for TensorBoard's writer thread (benchmarks/results/speed.md)
         self.writer = SummaryWriter(self.dir, max_queue=100_000)
         self.writer.add_text("hyperparameters", "|param|value|\n|-|-|\n"
                              + "\n".join(f"|{k}|{v}|" for k, v in asdict(args).items()))

@@ -37,62 +37,33 @@ NO_LIMIT_CAP = 500
 
 @dataclass
 class Args:
-    exp_name: str = SCRIPT[: -len(".py")]
-    """name of this experiment, part of the run folder's name"""
-    seed: int = 1
-    """seed of python, numpy, torch and the environments"""
-    env_id: str = "FrozenLake-v1"
-    """gymnasium id of an env with a Discrete action space and a Discrete (or, with --bins, Box) observation space"""
-    num_envs: int = 8
-    """number of environment copies stepped together"""
-    async_envs: bool = False
-    """step the copies in subprocesses (gymnasium AsyncVectorEnv) instead of in this one"""
-    max_episode_steps: int | None = None
-    """time limit in env steps per episode; None keeps the env's registered limit, or 500 where it has none"""
-    total_timesteps: int = 200_000
-    """agent steps over all copies (each is --action-repeat env steps); 0 only evaluates a --model-path"""
-    device: str = "auto"
-    """torch device of the table: auto (CUDA if present, else CPU), cpu, cuda, cuda:N or mps"""
-    capture_video: bool = False
-    """record evaluation episodes as mp4 into {video_dir}/{run_name}/"""
-    save_model: bool = False
-    """save the Q table into the run folder at the end"""
-    model_path: str | None = None
-    """load a Q table saved by --save-model before training or evaluating"""
-    eval_episodes: int = 1000
-    """greedy episodes per evaluation"""
-    eval_frequency: int = 50_000
-    """agent steps between evaluations (there is always one at the end)"""
-    log_dir: str = "runs"
-    """folder of the run folders (TensorBoard logs, summary.json, model)"""
-    video_dir: str = "videos"
-    """folder of the video folders"""
-    progress: bool = True
-    """progress bar on a terminal, plain periodic lines otherwise"""
+    learning_rate: float = 0.1  # α at the start of the run
+    end_learning_rate: float = 0.01  # α at the end of the run (linear in between)
+    gamma: float = 0.99  # discount factor
+    start_e: float = 1.0  # ε at the start of the schedule
+    end_e: float = 0.05  # ε at the end of the schedule and after
+    exploration_fraction: float = 0.5  # fraction of total_timesteps over which ε falls linearly from start_e to end_e
+    bins: tuple[int, ...] | None = None  # bins per dimension of a Box observation (one number: the same for all)
+    obs_low: tuple[float, ...] | None = None  # lower edge of the binned range per dimension; None: the space's bound
+    obs_high: tuple[float, ...] | None = None  # upper edge of the binned range per dimension; None: the space's bound
+    action_repeat: int = 1  # env steps each chosen action is held for (rewards summed)
 
-    learning_rate: float = 0.1
-    """α at the start of the run"""
-    end_learning_rate: float = 0.01
-    """α at the end of the run (linear in between)"""
-    gamma: float = 0.99
-    """discount factor"""
-    start_e: float = 1.0
-    """ε at the start of the schedule"""
-    end_e: float = 0.05
-    """ε at the end of the schedule and after"""
-    exploration_fraction: float = 0.5
-    """fraction of total_timesteps over which ε falls linearly from start_e to end_e"""
-    bins: tuple[int, ...] | None = None
-    """bins per dimension of a Box observation (one number: the same for every dimension)"""
-    obs_low: tuple[float, ...] | None = None
-    """lower edge of the binned range per dimension; None takes the observation space's bound"""
-    obs_high: tuple[float, ...] | None = None
-    """upper edge of the binned range per dimension; None takes the observation space's bound"""
-    action_repeat: int = 1
-    """env steps each chosen action is held for (rewards summed)"""
-
-
-# ---- environment -------------------------------------------------------------------------
+    env_id: str = "FrozenLake-v1"  # id of an env with Discrete actions and Discrete (with --bins, Box) observations
+    total_timesteps: int = 200_000  # agent steps over all copies (--action-repeat env steps each); 0 only evaluates
+    num_envs: int = 8  # number of environment copies stepped together
+    seed: int = 1  # seed of python, numpy, torch and the environments
+    exp_name: str = SCRIPT[: -len(".py")]  # name of this experiment, part of the run folder's name
+    async_envs: bool = False  # step the copies in subprocesses (gymnasium AsyncVectorEnv) instead of in this one
+    max_episode_steps: int | None = None  # time limit in env steps; None keeps the registered one, or 500 where there is none
+    device: str = "auto"  # torch device of the table: auto (CUDA if present, else CPU), cpu, cuda, cuda:N or mps
+    capture_video: bool = False  # record evaluation episodes as mp4 into {video_dir}/{run_name}/
+    save_model: bool = False  # save the Q table into the run folder at the end
+    model_path: str | None = None  # load a Q table saved by --save-model before training or evaluating
+    eval_episodes: int = 1000  # greedy episodes per evaluation
+    eval_frequency: int = 50_000  # agent steps between evaluations (there is always one at the end)
+    log_dir: str = "runs"  # folder of the run folders (TensorBoard logs, summary.json, model)
+    video_dir: str = "videos"  # folder of the video folders
+    progress: bool = True  # progress bar on a terminal, plain periodic lines otherwise
 
 
 class Discretizer:
@@ -173,7 +144,7 @@ def make_vector_env(args: Args, discretizer: Discretizer | None) -> gym.vector.V
                             autoreset_mode=AutoresetMode.SAME_STEP)
 
 
-# ---- algorithm pieces --------------------------------------------------------------------
+# ---- the algorithm -----------------------------------------------------------------------
 
 
 def linear_schedule(start: float, end: float, duration: int, t: int) -> float:
@@ -183,10 +154,17 @@ def linear_schedule(start: float, end: float, duration: int, t: int) -> float:
     return start + (end - start) * t / duration
 
 
-def q_learning_update(
-    q_table: torch.Tensor, obs: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor,
-    next_obs: torch.Tensor, terminations: torch.Tensor, gamma: float, alpha: float,
-) -> torch.Tensor:
+def epsilon_greedy(q_table: torch.Tensor, obs: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
+    """Actions (num_envs,) for states (num_envs,): with probability ε, drawn per copy, a uniformly
+    random action, otherwise argmax_a Q[s, a]."""
+    actions = q_table[torch.as_tensor(obs, device=q_table.device)].argmax(dim=1).cpu().numpy()
+    explore = rng.random(len(obs)) < epsilon
+    actions[explore] = rng.integers(q_table.shape[1], size=int(explore.sum()))
+    return actions
+
+
+def q_learning_update(q_table: torch.Tensor, obs: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor,
+                      next_obs: torch.Tensor, terminations: torch.Tensor, gamma: float, alpha: float) -> torch.Tensor:
     """Q[s, a] += α (r + γ (1 − terminated) max_a' Q[s', a'] − Q[s, a]) in place for a batch
     of transitions (batch,); returns their TD errors (batch,).
 
@@ -202,6 +180,165 @@ def q_learning_update(
     counts = torch.zeros_like(q_table).view(-1).index_add_(0, flat_index, torch.ones_like(td_errors))
     q_table.view(-1).add_(alpha * error_sums / counts.clamp(min=1.0))
     return td_errors
+
+
+def train(args: Args) -> dict:
+    """Train (and evaluate) as args say; returns summary.json's contents plus the tensor
+    `q_table` (n_states, n_actions) and the list `episodic_returns` of training episodes."""
+    check_args(args)
+    device = resolve_device(args.device)
+    seed_everything(args.seed)
+    probe = gym.make(args.env_id)
+    discretizer = make_discretizer(args, probe.observation_space)
+    probe.close()
+    envs = make_vector_env(args, discretizer)
+    n_states, n_actions = int(envs.single_observation_space.n), int(envs.single_action_space.n)
+    # Zeros: optimistic where rewards are negative (every untried action looks best), and
+    # neutral where they are not.
+    q_table = torch.zeros(n_states, n_actions, device=device)
+    if args.model_path is not None:
+        q_table = load_model(args.model_path, args, (n_states, n_actions), device)
+    run = Run(args, q_table, discretizer)
+    rng = np.random.default_rng(args.seed)
+    exploration_steps = int(args.exploration_fraction * args.total_timesteps)
+    global_step = 0
+    obs, _ = envs.reset(seed=args.seed)
+    try:
+        while global_step < args.total_timesteps:
+            epsilon = linear_schedule(args.start_e, args.end_e, exploration_steps, global_step)
+            alpha = linear_schedule(args.learning_rate, args.end_learning_rate, args.total_timesteps, global_step)
+            actions = epsilon_greedy(q_table, obs, epsilon, rng)
+            next_obs, rewards, terminations, truncations, infos = envs.step(actions)
+            global_step += args.num_envs
+
+            # a finished episode's transition ends in its true final state, not in the first
+            # one of the next episode that next_obs holds
+            real_next_obs = next_obs.copy()
+            for i in np.flatnonzero(infos.get("_final_obs", [])):
+                real_next_obs[i] = infos["final_obs"][i]
+            run.td_errors = q_learning_update(
+                q_table, torch.as_tensor(obs, device=device), torch.as_tensor(actions, device=device),
+                torch.as_tensor(rewards, dtype=torch.float32, device=device),
+                torch.as_tensor(real_next_obs, device=device),
+                torch.as_tensor(terminations, dtype=torch.float32, device=device), args.gamma, alpha)
+            obs = next_obs
+            run.record_episodes(global_step, infos)
+            run.log(global_step, epsilon, alpha)
+    except FloatingPointError as error:  # stop; the logs so far stay
+        run.status = f"{error} at step {global_step}"
+    summary = run.finish(global_step, {"q_table": q_table.cpu()}, q_table=q_table)
+    envs.close()
+    return summary
+
+
+# ==== bookkeeping: nothing below this line is the algorithm ===============================
+
+
+class Run:
+    """A run's folder, TensorBoard log, progress, evaluations and summary.json."""
+
+    def __init__(self, args: Args, q_table: torch.Tensor, discretizer: Discretizer | None):
+        self.args, self.q_table, self.discretizer = args, q_table, discretizer
+        self.name = unique_run_name(args)
+        self.dir = os.path.join(args.log_dir, self.name)
+        # a queue that holds a log point's episodes: with the default of 10, adding an event
+        # waits for TensorBoard's writer thread (benchmarks/results/speed.md)
+        self.writer = SummaryWriter(self.dir, max_queue=100_000)
+        self.writer.add_text("hyperparameters", "|param|value|\n|-|-|\n"
+                             + "\n".join(f"|{k}|{v}|" for k, v in asdict(args).items()))
+        self.eval_env = make_env(args, discretizer, render_mode="rgb_array" if args.capture_video else None,
+                                 statistics=False)()
+        if args.capture_video:
+            self.eval_env = gym.wrappers.RecordVideo(
+                self.eval_env, os.path.join(args.video_dir, self.name), name_prefix="eval",
+                episode_trigger=lambda episode: episode % args.eval_episodes == 0)
+        self.bar = tqdm(total=args.total_timesteps, unit="step", disable=not (args.progress and sys.stderr.isatty()))
+        self.plain_progress = args.progress and self.bar.disable
+        self.status = "completed"
+        self.td_errors = torch.zeros(0)
+        self.episodic_returns: list[float] = []
+        self.unlogged_episodes: list[tuple[int, float, int]] = []
+        self.start_time = time.perf_counter()
+
+    def record_episodes(self, global_step: int, infos: dict) -> None:
+        if "final_info" in infos:
+            episode = infos["final_info"]["episode"]
+            for i in np.flatnonzero(infos["_final_obs"]):
+                self.episodic_returns.append(float(episode["r"][i]))
+                self.unlogged_episodes.append((global_step, float(episode["r"][i]), int(episode["l"][i])))
+
+    def write_episodes(self) -> None:
+        # at the log points rather than as episodes end: each event wakes TensorBoard's writer thread
+        for step, episodic_return, episodic_length in self.unlogged_episodes:
+            self.writer.add_scalar("charts/episodic_return", episodic_return, step)
+            self.writer.add_scalar("charts/episodic_length", episodic_length, step)
+        self.unlogged_episodes.clear()
+
+    def log(self, global_step: int, epsilon: float, alpha: float) -> None:
+        """After each env step: every 1,000 steps TensorBoard, the progress bar and a check that the
+        table is finite (FloatingPointError if not); every tenth of the run a plain progress line;
+        every eval_frequency steps an evaluation."""
+        args, last_return = self.args, self.episodic_returns[-1] if self.episodic_returns else None
+        if crossings(global_step, args.num_envs, 1000) or global_step >= args.total_timesteps:
+            self.write_episodes()
+            sps = int(global_step / (time.perf_counter() - self.start_time))
+            self.writer.add_scalar("charts/SPS", sps, global_step)
+            self.writer.add_scalar("charts/epsilon", epsilon, global_step)
+            self.writer.add_scalar("charts/learning_rate", alpha, global_step)
+            self.writer.add_scalar("losses/td_error", self.td_errors.abs().mean().item(), global_step)
+            if not torch.isfinite(self.q_table).all():
+                raise FloatingPointError("non-finite Q-value")
+            self.bar.update(global_step - self.bar.n)
+            self.bar.set_postfix(SPS=sps, episodic_return=last_return)
+        if self.plain_progress and crossings(global_step, args.num_envs, max(args.total_timesteps // 10, 1)):
+            print(f"{self.name}: step {global_step}/{args.total_timesteps}, "
+                  f"SPS {global_step / (time.perf_counter() - self.start_time):.0f}, "
+                  f"episodic return {last_return}", flush=True)
+        if crossings(global_step, args.num_envs, args.eval_frequency) and global_step < args.total_timesteps:
+            self.writer.add_scalar("eval/episodic_return", self.evaluate().mean(), global_step)
+
+    def evaluate(self) -> np.ndarray:
+        """Undiscounted returns of eval_episodes greedy episodes, shape (eval_episodes,)."""
+        return evaluate(frozen_greedy_policy(self.q_table), self.eval_env, self.args.eval_episodes,
+                        self.args.seed + 100_000)
+
+    def finish(self, global_step: int, model: dict, **objects) -> dict:
+        """The final evaluation, the model file and summary.json; returns the summary with the
+        training episodes' returns and `objects` added."""
+        args = self.args
+        self.write_episodes()
+        train_seconds = time.perf_counter() - self.start_time
+        self.bar.close()
+        eval_returns = self.evaluate() if self.status == "completed" else np.array([])
+        if eval_returns.size:
+            self.writer.add_scalar("eval/episodic_return", eval_returns.mean(), global_step)
+        self.eval_env.close()
+        picture_file = None
+        if self.status == "completed" and self.discretizer is not None and len(self.discretizer.bins) == 2:
+            picture_file = os.path.join(self.dir, "value_policy.png")
+            q_array = self.q_table.cpu().numpy()
+            plot_value_and_policy(q_array, self.discretizer, greedy_trajectory(q_array, args, self.discretizer,
+                                                                               args.seed + 100_000), picture_file)
+        model_file = None
+        if args.save_model and self.status == "completed":
+            model_file = os.path.join(self.dir, f"{args.exp_name}.pt")
+            torch.save({"algorithm": SCRIPT, "env_id": args.env_id, **model}, model_file)
+        self.writer.close()
+        summary = {
+            "status": self.status,
+            "eval_mean": float(eval_returns.mean()) if eval_returns.size else None,
+            "eval_std": float(eval_returns.std()) if eval_returns.size else None,
+            "eval_returns": eval_returns.tolist(),
+            "global_step": global_step,
+            "train_seconds": train_seconds,
+            "sps": global_step / train_seconds if global_step else 0.0,
+            "run_dir": self.dir,
+            "model_file": model_file,
+            "picture_file": picture_file,
+            "args": asdict(args),
+        }
+        write_json_atomically(os.path.join(self.dir, "summary.json"), summary)
+        return {**summary, "episodic_returns": self.episodic_returns, **objects}
 
 
 def frozen_greedy_policy(q_table: torch.Tensor) -> Callable[[np.ndarray], np.ndarray]:
@@ -256,7 +393,15 @@ def greedy_trajectory(q_table: np.ndarray, args: Args, discretizer: Discretizer,
     return np.array(trajectory)
 
 
-# ---- plumbing: input checks, device, model files, summary --------------------------------
+def crossings(step: int, step_size: int, interval: int) -> int:
+    """How many multiples of interval lie in (step - step_size, step]."""
+    return step // interval - (step - step_size) // interval
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
 
 
 class UsageError(Exception):
@@ -353,154 +498,6 @@ def write_json_atomically(path: str, data: dict) -> None:
     with open(path + ".tmp", "w") as file:
         json.dump(data, file, indent=2)
     os.replace(path + ".tmp", path)
-
-
-def crossings(step: int, step_size: int, interval: int) -> int:
-    """How many multiples of interval lie in (step - step_size, step]."""
-    return step // interval - (step - step_size) // interval
-
-
-def write_episodes(writer: SummaryWriter, episodes: list[tuple[int, float, int]]) -> None:
-    """Write finished episodes' (global_step, return, length) to TensorBoard and empty the list.
-
-    Called at the log points, not as each episode ends: every event wakes TensorBoard's
-    writer thread, which computes its checksum in pure Python and so takes the interpreter
-    lock from the training loop (batched, dqn.py ran 2-25% faster on CartPole).
-    """
-    for step, episodic_return, episodic_length in episodes:
-        writer.add_scalar("charts/episodic_return", episodic_return, step)
-        writer.add_scalar("charts/episodic_length", episodic_length, step)
-    episodes.clear()
-
-
-# ---- training ----------------------------------------------------------------------------
-
-
-def train(args: Args) -> dict:
-    """Train (and evaluate) as args say; returns summary.json's contents plus the tensor
-    `q_table` (n_states, n_actions) and the list `episodic_returns` of training episodes."""
-    check_args(args)
-    device = resolve_device(args.device)
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
-
-    probe = gym.make(args.env_id)
-    discretizer = make_discretizer(args, probe.observation_space)
-    probe.close()
-    envs = make_vector_env(args, discretizer)
-    n_states, n_actions = int(envs.single_observation_space.n), int(envs.single_action_space.n)
-    # Zeros: optimistic where rewards are negative (every untried action looks best), and
-    # neutral where they are not.
-    q_table = torch.zeros(n_states, n_actions, device=device)
-    if args.model_path is not None:
-        q_table = load_model(args.model_path, args, (n_states, n_actions), device)
-
-    run_name = unique_run_name(args)
-    run_dir = os.path.join(args.log_dir, run_name)
-    # Room for a log point's episodes: with the default queue of 10, adding an event waits
-    # for TensorBoard's writer thread to finish checksumming the ones before it.
-    writer = SummaryWriter(run_dir, max_queue=100_000)
-    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in asdict(args).items()))
-    eval_env = make_env(args, discretizer, render_mode="rgb_array" if args.capture_video else None, statistics=False)()
-    if args.capture_video:
-        eval_env = gym.wrappers.RecordVideo(eval_env, os.path.join(args.video_dir, run_name), name_prefix="eval",
-                                            episode_trigger=lambda episode: episode % args.eval_episodes == 0)
-    progress = tqdm(total=args.total_timesteps, unit="step", disable=not (args.progress and sys.stderr.isatty()))
-    plain_progress = args.progress and progress.disable
-
-    def greedy_actions(obs: np.ndarray) -> np.ndarray:
-        return q_table[torch.as_tensor(obs, device=device)].argmax(dim=1).cpu().numpy()
-
-    rng = np.random.default_rng(args.seed)
-    exploration_steps = int(args.exploration_fraction * args.total_timesteps)
-    episodic_returns: list[float] = []
-    unlogged_episodes: list[tuple[int, float, int]] = []
-    status, global_step = "completed", 0
-    start_time = time.perf_counter()
-    obs, _ = envs.reset(seed=args.seed)
-    while global_step < args.total_timesteps:
-        # ---- act: ε-greedy, drawn per env copy
-        epsilon = linear_schedule(args.start_e, args.end_e, exploration_steps, global_step)
-        alpha = linear_schedule(args.learning_rate, args.end_learning_rate, args.total_timesteps, global_step)
-        actions = greedy_actions(obs)
-        explore = rng.random(args.num_envs) < epsilon
-        actions[explore] = rng.integers(n_actions, size=int(explore.sum()))
-        next_obs, rewards, terminations, truncations, infos = envs.step(actions)
-        global_step += args.num_envs
-
-        # ---- learn: a finished episode's next state is its true final one, not the reset
-        real_next_obs = next_obs
-        if "final_obs" in infos:
-            real_next_obs = next_obs.copy()
-            episode = infos["final_info"]["episode"]
-            for i in np.flatnonzero(infos["_final_obs"]):
-                real_next_obs[i] = infos["final_obs"][i]
-                episodic_returns.append(float(episode["r"][i]))
-                unlogged_episodes.append((global_step, float(episode["r"][i]), int(episode["l"][i])))
-        td_errors = q_learning_update(
-            q_table, torch.as_tensor(obs, device=device), torch.as_tensor(actions, device=device),
-            torch.as_tensor(rewards, dtype=torch.float32, device=device), torch.as_tensor(real_next_obs, device=device),
-            torch.as_tensor(terminations, dtype=torch.float32, device=device), args.gamma, alpha)
-        obs = next_obs
-
-        # ---- log and evaluate
-        if crossings(global_step, args.num_envs, 1000) or global_step >= args.total_timesteps:
-            write_episodes(writer, unlogged_episodes)
-            sps = int(global_step / (time.perf_counter() - start_time))
-            writer.add_scalar("charts/SPS", sps, global_step)
-            writer.add_scalar("charts/epsilon", epsilon, global_step)
-            writer.add_scalar("charts/learning_rate", alpha, global_step)
-            writer.add_scalar("losses/td_error", td_errors.abs().mean().item(), global_step)
-            if not torch.isfinite(q_table).all():
-                status = f"non-finite Q-value at step {global_step}"
-                break
-            progress.update(global_step - progress.n)
-            progress.set_postfix(SPS=sps, episodic_return=episodic_returns[-1] if episodic_returns else None)
-        if plain_progress and crossings(global_step, args.num_envs, max(args.total_timesteps // 10, 1)):
-            print(f"{run_name}: step {global_step}/{args.total_timesteps}, "
-                  f"SPS {global_step / (time.perf_counter() - start_time):.0f}, "
-                  f"episodic return {episodic_returns[-1] if episodic_returns else None}", flush=True)
-        if crossings(global_step, args.num_envs, args.eval_frequency) and global_step < args.total_timesteps:
-            eval_returns = evaluate(frozen_greedy_policy(q_table), eval_env, args.eval_episodes, args.seed + 100_000)
-            writer.add_scalar("eval/episodic_return", eval_returns.mean(), global_step)
-    write_episodes(writer, unlogged_episodes)  # those since the last log point, if the loop broke off
-    train_seconds = time.perf_counter() - start_time
-    progress.close()
-    envs.close()
-
-    # ---- final evaluation, value/policy picture, model, summary
-    eval_returns = np.array([])
-    if status == "completed":
-        eval_returns = evaluate(frozen_greedy_policy(q_table), eval_env, args.eval_episodes, args.seed + 100_000)
-        writer.add_scalar("eval/episodic_return", eval_returns.mean(), global_step)
-    eval_env.close()
-    picture_file = None
-    if status == "completed" and discretizer is not None and len(discretizer.bins) == 2:
-        picture_file = os.path.join(run_dir, "value_policy.png")
-        q_array = q_table.cpu().numpy()
-        plot_value_and_policy(q_array, discretizer, greedy_trajectory(q_array, args, discretizer, args.seed + 100_000),
-                              picture_file)
-    model_file = None
-    if args.save_model and status == "completed":
-        model_file = os.path.join(run_dir, f"{args.exp_name}.pt")
-        torch.save({"algorithm": SCRIPT, "env_id": args.env_id, "q_table": q_table.cpu()}, model_file)
-    writer.close()
-    summary = {
-        "status": status,
-        "eval_mean": float(eval_returns.mean()) if eval_returns.size else None,
-        "eval_std": float(eval_returns.std()) if eval_returns.size else None,
-        "eval_returns": eval_returns.tolist(),
-        "global_step": global_step,
-        "train_seconds": train_seconds,
-        "sps": global_step / train_seconds if global_step else 0.0,
-        "run_dir": run_dir,
-        "model_file": model_file,
-        "picture_file": picture_file,
-        "args": asdict(args),
-    }
-    write_json_atomically(os.path.join(run_dir, "summary.json"), summary)
-    return {**summary, "episodic_returns": episodic_returns, "q_table": q_table}
 
 
 if __name__ == "__main__":

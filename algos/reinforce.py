@@ -36,81 +36,46 @@ SCRIPT = os.path.basename(__file__)
 
 @dataclass
 class Args:
-    exp_name: str = SCRIPT[: -len(".py")]
-    """name of this experiment, part of the run folder's name"""
-    seed: int = 1
-    """seed of python, numpy, torch and the environments"""
-    env_id: str = "CartPole-v1"
-    """gymnasium id of an environment with a Discrete or 1-D Box action space"""
-    num_envs: int = 8
-    """number of environment copies stepped together"""
-    async_envs: bool = False
-    """step the copies in subprocesses (gymnasium AsyncVectorEnv) instead of in this one"""
-    max_episode_steps: int | None = None
-    """time limit in steps per episode; None keeps the env's registered limit"""
-    total_timesteps: int = 100_000
-    """environment steps over all copies; 0 only evaluates (e.g. a --model-path)"""
-    device: str = "auto"
-    """torch device: auto (CUDA if present, else CPU), cpu, cuda, cuda:N or mps"""
-    torch_deterministic: bool = True
-    """make cuDNN deterministic"""
-    capture_video: bool = False
-    """record evaluation episodes as mp4 into {video_dir}/{run_name}/"""
-    save_model: bool = False
-    """save the policy network into the run folder at the end"""
-    model_path: str | None = None
-    """load policy weights saved by --save-model before training or evaluating"""
-    eval_episodes: int = 10
-    """greedy episodes per evaluation (argmax action for Discrete, mean action for Box)"""
-    eval_frequency: int = 10_000
-    """environment steps between evaluations (there is always one at the end)"""
-    log_dir: str = "runs"
-    """folder of the run folders (TensorBoard logs, summary.json, model)"""
-    video_dir: str = "videos"
-    """folder of the video folders"""
-    progress: bool = True
-    """progress bar on a terminal, plain periodic lines otherwise"""
+    learning_rate: float = 1e-2  # Adam learning rate
+    anneal_lr: bool = False  # lower the learning rate linearly from --learning-rate to 0 over --total-timesteps
+    gamma: float = 0.99  # discount factor of the reward-to-go
+    episodes_per_update: int = 16  # finished episodes that trigger a gradient step (all episodes finished by then go in)
+    ent_coef: float = 0.0  # weight of the policy's mean entropy, added to the objective to keep exploring
+    hidden_sizes: tuple[int, ...] = (64, 64)  # widths of the policy network's hidden layers
 
-    learning_rate: float = 1e-2
-    """Adam learning rate"""
-    anneal_lr: bool = False
-    """lower the learning rate linearly from --learning-rate to 0 over --total-timesteps"""
-    gamma: float = 0.99
-    """discount factor of the reward-to-go"""
-    episodes_per_update: int = 16
-    """finished episodes that trigger a gradient step (all episodes finished by then go in)"""
-    ent_coef: float = 0.0
-    """weight of the policy's mean entropy, added to the objective to keep exploring"""
-    hidden_sizes: tuple[int, ...] = (64, 64)
-    """widths of the policy network's hidden layers"""
-
-
-# ---- environment -------------------------------------------------------------------------
+    env_id: str = "CartPole-v1"  # gymnasium id of an environment with a Discrete or 1-D Box action space
+    total_timesteps: int = 100_000  # environment steps over all copies; 0 only evaluates (e.g. a --model-path)
+    num_envs: int = 8  # number of environment copies stepped together
+    seed: int = 1  # seed of python, numpy, torch and the environments
+    exp_name: str = SCRIPT[: -len(".py")]  # name of this experiment, part of the run folder's name
+    async_envs: bool = False  # step the copies in subprocesses (gymnasium AsyncVectorEnv) instead of in this one
+    max_episode_steps: int | None = None  # time limit in steps per episode; None keeps the env's registered limit
+    device: str = "auto"  # torch device: auto (CUDA if present, else CPU), cpu, cuda, cuda:N or mps
+    torch_deterministic: bool = True  # make cuDNN deterministic
+    capture_video: bool = False  # record evaluation episodes as mp4 into {video_dir}/{run_name}/
+    save_model: bool = False  # save the policy network into the run folder at the end
+    model_path: str | None = None  # load policy weights saved by --save-model before training or evaluating
+    eval_episodes: int = 10  # greedy episodes per evaluation (argmax action for Discrete, mean action for Box)
+    eval_frequency: int = 10_000  # environment steps between evaluations (there is always one at the end)
+    log_dir: str = "runs"  # folder of the run folders (TensorBoard logs, summary.json, model)
+    video_dir: str = "videos"  # folder of the video folders
+    progress: bool = True  # progress bar on a terminal, plain periodic lines otherwise
 
 
 def make_env(env_id: str, max_episode_steps: int | None, render_mode: str | None = None) -> Callable[[], gym.Env]:
     def thunk() -> gym.Env:
         env = gym.make(env_id, max_episode_steps=max_episode_steps, render_mode=render_mode)
-        # Per copy rather than gymnasium.wrappers.vector.RecordEpisodeStatistics, which costs
-        # as much per step as stepping CartPole itself.
         return gym.wrappers.RecordEpisodeStatistics(env)
 
     return thunk
 
 
 def make_vector_env(args: Args) -> gym.vector.VectorEnv:
-    # SAME_STEP autoreset ends an episode on the step that reports its last reward, and the
-    # observation that step returns already starts the copy's next episode: each step's
-    # (obs, action, reward) belongs to exactly one episode. The default NEXT_STEP mode spends
-    # a step per episode on a reset whose action and reward belong to no episode at all.
+    # SAME_STEP autoreset: each step's (obs, action, reward) belongs to exactly one episode;
+    # NEXT_STEP would spend a step per episode on a reset that belongs to none.
     vector_env_class = gym.vector.AsyncVectorEnv if args.async_envs else gym.vector.SyncVectorEnv
-    return vector_env_class(
-        [make_env(args.env_id, args.max_episode_steps) for _ in range(args.num_envs)],
-        autoreset_mode=AutoresetMode.SAME_STEP,
-    )
-
-
-# ---- policies ----------------------------------------------------------------------------
+    return vector_env_class([make_env(args.env_id, args.max_episode_steps) for _ in range(args.num_envs)],
+                            autoreset_mode=AutoresetMode.SAME_STEP)
 
 
 def mlp(width_in: int, hidden_sizes: tuple[int, ...], width_out: int) -> nn.Sequential:
@@ -186,7 +151,7 @@ def greedy_policy(policy: Policy, device: torch.device, action_space: gym.spaces
     return act
 
 
-# ---- algorithm pieces --------------------------------------------------------------------
+# ---- the algorithm -----------------------------------------------------------------------
 
 
 class Episode(NamedTuple):
@@ -215,16 +180,10 @@ def reward_to_go(rewards: np.ndarray, episode_ends: np.ndarray, gamma: float) ->
 def episode_batch(episodes: list[Episode], gamma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The steps of whole episodes, concatenated: observations, actions and reward-to-go.
 
-    An episode cut by the time limit (truncated) counts as ended there: its reward-to-go
-    sums the rewards before the cut only. That is the return the time-limited task pays and
-    the one evaluation reports (on CartPole-v1 the 500-step cap is also the maximum score);
-    with no value function, REINFORCE has nothing to bootstrap the rewards after the cut
-    from. The cost: a step near the cut gets a smaller reward-to-go than the same state early
-    in an episode, since the observation carries no clock. Where every episode of a batch is
-    cut at the same length with the same rewards (CartPole-v1 once every episode lasts 500
-    steps; Acrobot-v1 before its first success, −1 a step for 500 steps), the reward-to-go
-    depends only on how close to the cut a step was: no gradient in expectation, the same for
-    every action, but noise that the normalization below scales up to full size.
+    An episode cut by the time limit (truncated) counts as ended there: its reward-to-go sums
+    the rewards before the cut only, the return the time-limited task pays. With no value
+    function REINFORCE has nothing to bootstrap the rest from; the cost (benchmarks/results/reinforce.md): a
+    step near the cut gets less than the same state early in an episode.
     """
     rewards = np.concatenate([episode.rewards for episode in episodes])
     episode_ends = np.zeros(len(rewards), dtype=bool)
@@ -236,9 +195,8 @@ def episode_batch(episodes: list[Episode], gamma: float) -> tuple[np.ndarray, np
     )
 
 
-def policy_loss(
-    policy: Policy, observations: torch.Tensor, actions: torch.Tensor, advantages: torch.Tensor, ent_coef: float
-) -> tuple[torch.Tensor, torch.Tensor]:
+def policy_loss(policy: Policy, observations: torch.Tensor, actions: torch.Tensor, advantages: torch.Tensor,
+                ent_coef: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(−mean_t[A_t log π(a_t|s_t)] − ent_coef · mean entropy, mean entropy), both scalars.
 
     Its gradient is minus the REINFORCE estimate of ∇_θ J, averaged over the batch's steps.
@@ -246,6 +204,208 @@ def policy_loss(
     distribution = policy.distribution(policy(observations))
     entropy = distribution.entropy().mean()
     return -(distribution.log_prob(actions) * advantages).mean() - ent_coef * entropy, entropy
+
+
+@torch.no_grad()
+def sample_actions(policy: Policy, obs: np.ndarray, device: torch.device) -> np.ndarray:
+    """Actions drawn from π(·|s) for observations (num_envs, obs_dim): shape (num_envs,) or
+    (num_envs, action_dim). Raises FloatingPointError when the policy's output is not finite."""
+    output = policy(torch.as_tensor(obs, dtype=torch.float32, device=device))
+    if not torch.isfinite(output).all():
+        raise FloatingPointError("non-finite policy output")
+    return policy.distribution(output).sample().cpu().numpy()
+
+
+def learning_step(policy: Policy, optimizer: torch.optim.Optimizer, episodes: list[Episode], args: Args,
+                  device: torch.device) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """One gradient step on whole finished episodes. Returns the loss and the mean entropy (scalars)
+    and the steps' reward-to-go (T,). Raises FloatingPointError, and takes no step, when the loss
+    is not finite: a step would spread it into every weight."""
+    observations, actions, returns = episode_batch(episodes, args.gamma)
+    # The baseline: subtracting the batch's mean return, the same for every action, cuts the
+    # gradient's variance and leaves its expectation all but unchanged; dividing by the standard
+    # deviation keeps the step size the same from CartPole's hundreds to Pendulum's −1000s.
+    advantages = (returns - returns.mean()) / (returns.std() + 1e-8)
+    loss, entropy = policy_loss(policy, torch.as_tensor(observations, dtype=torch.float32, device=device),
+                                torch.as_tensor(actions, device=device),
+                                torch.as_tensor(advantages, dtype=torch.float32, device=device), args.ent_coef)
+    if not torch.isfinite(loss):
+        raise FloatingPointError("non-finite loss")
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss, entropy, returns
+
+
+def train(args: Args) -> dict:
+    """Train (and evaluate) as args say; returns summary.json's contents plus the `policy` and
+    the lists `episodic_returns` and `episodic_lengths` of training episodes, in the order
+    they finished.
+
+    When the step budget runs out, episodes still running are dropped, and so are finished
+    episodes too few for another update: the final policy is the last update's.
+    """
+    check_args(args)
+    device = resolve_device(args.device)
+    seed_everything(args.seed, args.torch_deterministic)
+    envs = make_vector_env(args)
+    action_space, obs_dim = envs.single_action_space, envs.single_observation_space.shape[0]
+    if isinstance(action_space, gym.spaces.Discrete):
+        policy: Policy = CategoricalPolicy(obs_dim, int(action_space.n), args.hidden_sizes).to(device)
+    else:
+        policy = GaussianPolicy(obs_dim, action_space.shape[0], args.hidden_sizes).to(device)
+    if args.model_path is not None:
+        load_model(policy, args.model_path, args, device)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=args.learning_rate)
+    run = Run(args, greedy_policy(policy, device, action_space))
+    # each copy's running episode as lists of observations, actions, rewards; finished
+    # episodes wait here for the next update
+    running: list[tuple[list, list, list]] = [([], [], []) for _ in range(args.num_envs)]
+    finished: list[Episode] = []
+    global_step = 0
+    obs, _ = envs.reset(seed=args.seed)
+    try:
+        while global_step < args.total_timesteps:
+            actions = sample_actions(policy, obs, device)
+            next_obs, rewards, terminations, truncations, infos = envs.step(to_env_actions(actions, action_space))
+            global_step += args.num_envs
+
+            # a copy's step joins its running episode; an ending episode is finished
+            for i, (episode_obs, episode_actions, episode_rewards) in enumerate(running):
+                episode_obs.append(obs[i])
+                episode_actions.append(actions[i])
+                episode_rewards.append(rewards[i])
+            for i in np.flatnonzero(terminations | truncations):
+                finished.append(Episode(*map(np.array, running[i])))
+                running[i] = ([], [], [])
+            obs = next_obs
+            run.record_episodes(global_step, infos)
+
+            # One gradient step on all finished episodes. An episode still running here finishes
+            # under the updated policy, which also scores its earlier steps: a slight off-policy
+            # error, accepted rather than dropping those episodes, which are the long ones:
+            # leaving them out would bias every batch towards short episodes.
+            if len(finished) >= args.episodes_per_update:
+                if args.anneal_lr:
+                    optimizer.param_groups[0]["lr"] = args.learning_rate * (1.0 - global_step / args.total_timesteps)
+                loss, entropy, returns = learning_step(policy, optimizer, finished, args, device)
+                finished = []
+                run.log_update(global_step, optimizer.param_groups[0]["lr"], loss, entropy, returns)
+            run.log(global_step)
+    except FloatingPointError as error:  # stop; the logs so far stay
+        run.status = f"{error} at step {global_step}"
+    model = {"hidden_sizes": list(args.hidden_sizes), "policy": policy.state_dict()}
+    summary = run.finish(global_step, model, policy=policy)
+    envs.close()
+    return summary
+
+
+# ==== bookkeeping: nothing below this line is the algorithm ===============================
+
+
+class Run:
+    """A run's folder, TensorBoard log, progress, evaluations and summary.json."""
+
+    def __init__(self, args: Args, policy: Callable[[np.ndarray], np.ndarray]):
+        self.args, self.policy = args, policy
+        self.name = unique_run_name(args)
+        self.dir = os.path.join(args.log_dir, self.name)
+        # a queue that holds a log point's episodes: with the default of 10, adding an event
+        # waits for TensorBoard's writer thread (benchmarks/results/speed.md)
+        self.writer = SummaryWriter(self.dir, max_queue=100_000)
+        self.writer.add_text("hyperparameters", "|param|value|\n|-|-|\n"
+                             + "\n".join(f"|{k}|{v}|" for k, v in asdict(args).items()))
+        self.eval_env = gym.make(args.env_id, max_episode_steps=args.max_episode_steps,
+                                 render_mode="rgb_array" if args.capture_video else None)
+        if args.capture_video:
+            self.eval_env = gym.wrappers.RecordVideo(
+                self.eval_env, os.path.join(args.video_dir, self.name), name_prefix="eval",
+                episode_trigger=lambda episode: episode % args.eval_episodes == 0)
+        self.bar = tqdm(total=args.total_timesteps, unit="step", disable=not (args.progress and sys.stderr.isatty()))
+        self.plain_progress = args.progress and self.bar.disable
+        self.status, self.gradient_steps = "completed", 0
+        self.episodic_returns: list[float] = []
+        self.episodic_lengths: list[int] = []
+        self.unlogged_episodes: list[tuple[int, float, int]] = []
+        self.start_time = time.perf_counter()
+
+    def record_episodes(self, global_step: int, infos: dict) -> None:
+        if "final_info" in infos:
+            episode = infos["final_info"]["episode"]
+            for i in np.flatnonzero(infos["_final_obs"]):
+                self.episodic_returns.append(float(episode["r"][i]))
+                self.episodic_lengths.append(int(episode["l"][i]))
+                self.unlogged_episodes.append((global_step, float(episode["r"][i]), int(episode["l"][i])))
+
+    def write_episodes(self) -> None:
+        # at the log points rather than as episodes end: each event wakes TensorBoard's writer thread
+        for step, episodic_return, episodic_length in self.unlogged_episodes:
+            self.writer.add_scalar("charts/episodic_return", episodic_return, step)
+            self.writer.add_scalar("charts/episodic_length", episodic_length, step)
+        self.unlogged_episodes.clear()
+
+    def log_update(self, global_step: int, learning_rate: float, loss: torch.Tensor, entropy: torch.Tensor,
+                   returns: np.ndarray) -> None:
+        self.gradient_steps += 1
+        self.writer.add_scalar("charts/learning_rate", learning_rate, global_step)
+        self.writer.add_scalar("losses/policy_loss", loss.item(), global_step)
+        self.writer.add_scalar("losses/entropy", entropy.item(), global_step)
+        self.writer.add_scalar("charts/mean_abs_return", np.abs(returns).mean(), global_step)
+
+    def log(self, global_step: int) -> None:
+        """After each env step: every 1,000 steps TensorBoard and the progress bar; every tenth of
+        the run a plain progress line; every eval_frequency steps an evaluation."""
+        args, last_return = self.args, self.episodic_returns[-1] if self.episodic_returns else None
+        if crossings(global_step, args.num_envs, 1000) or global_step >= args.total_timesteps:
+            self.write_episodes()
+            sps = int(global_step / (time.perf_counter() - self.start_time))
+            self.writer.add_scalar("charts/SPS", sps, global_step)
+            self.bar.update(global_step - self.bar.n)
+            self.bar.set_postfix(SPS=sps, episodic_return=last_return)
+        if self.plain_progress and crossings(global_step, args.num_envs, max(args.total_timesteps // 10, 1)):
+            print(f"{self.name}: step {global_step}/{args.total_timesteps}, "
+                  f"SPS {global_step / (time.perf_counter() - self.start_time):.0f}, "
+                  f"episodic return {last_return}", flush=True)
+        if crossings(global_step, args.num_envs, args.eval_frequency) and global_step < args.total_timesteps:
+            self.writer.add_scalar("eval/episodic_return", self.evaluate().mean(), global_step)
+
+    def evaluate(self) -> np.ndarray:
+        """Undiscounted returns of eval_episodes greedy episodes, shape (eval_episodes,)."""
+        return evaluate(self.policy, self.eval_env, self.args.eval_episodes, self.args.seed + 100_000)
+
+    def finish(self, global_step: int, model: dict, **objects) -> dict:
+        """The final evaluation, the model file and summary.json; returns the summary with the
+        training episodes' returns and `objects` added."""
+        args = self.args
+        self.write_episodes()
+        train_seconds = time.perf_counter() - self.start_time
+        self.bar.close()
+        eval_returns = self.evaluate() if self.status == "completed" else np.array([])
+        if eval_returns.size:
+            self.writer.add_scalar("eval/episodic_return", eval_returns.mean(), global_step)
+        self.eval_env.close()
+        model_file = None
+        if args.save_model and self.status == "completed":
+            model_file = os.path.join(self.dir, f"{args.exp_name}.pt")
+            torch.save({"algorithm": SCRIPT, "env_id": args.env_id, **model}, model_file)
+        self.writer.close()
+        summary = {
+            "status": self.status,
+            "eval_mean": float(eval_returns.mean()) if eval_returns.size else None,
+            "eval_std": float(eval_returns.std()) if eval_returns.size else None,
+            "eval_returns": eval_returns.tolist(),
+            "global_step": global_step,
+            "gradient_steps": self.gradient_steps,
+            "episodes": len(self.episodic_returns),
+            "train_seconds": train_seconds,
+            "sps": global_step / train_seconds if global_step else 0.0,
+            "run_dir": self.dir,
+            "model_file": model_file,
+            "args": asdict(args),
+        }
+        write_json_atomically(os.path.join(self.dir, "summary.json"), summary)
+        return {**summary, "episodic_returns": self.episodic_returns, "episodic_lengths": self.episodic_lengths,
+                **objects}
 
 
 def evaluate(policy: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes: int, seed: int) -> np.ndarray:
@@ -261,7 +421,16 @@ def evaluate(policy: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes:
     return returns
 
 
-# ---- plumbing: input checks, device, model files, summary --------------------------------
+def crossings(step: int, step_size: int, interval: int) -> int:
+    """How many multiples of interval lie in (step - step_size, step]."""
+    return step // interval - (step - step_size) // interval
+
+
+def seed_everything(seed: int, torch_deterministic: bool) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.backends.cudnn.deterministic = torch_deterministic
 
 
 class UsageError(Exception):
@@ -340,183 +509,6 @@ def write_json_atomically(path: str, data: dict) -> None:
     with open(path + ".tmp", "w") as file:
         json.dump(data, file, indent=2)
     os.replace(path + ".tmp", path)
-
-
-def crossings(step: int, step_size: int, interval: int) -> int:
-    """How many multiples of interval lie in (step - step_size, step]."""
-    return step // interval - (step - step_size) // interval
-
-
-def write_episodes(writer: SummaryWriter, episodes: list[tuple[int, float, int]]) -> None:
-    """Write finished episodes' (global_step, return, length) to TensorBoard and empty the list.
-
-    Called at the log points, not as each episode ends: every event wakes TensorBoard's
-    writer thread, which computes its checksum in pure Python and so takes the interpreter
-    lock from the training loop (batched, dqn.py ran 2-25% faster on CartPole).
-    """
-    for step, episodic_return, episodic_length in episodes:
-        writer.add_scalar("charts/episodic_return", episodic_return, step)
-        writer.add_scalar("charts/episodic_length", episodic_length, step)
-    episodes.clear()
-
-
-# ---- training ----------------------------------------------------------------------------
-
-
-def train(args: Args) -> dict:
-    """Train (and evaluate) as args say; returns summary.json's contents plus the `policy` and
-    the lists `episodic_returns` and `episodic_lengths` of training episodes, in the order
-    they finished.
-
-    When the step budget runs out, episodes still running are dropped, and so are finished
-    episodes too few for another update: the final policy is the last update's.
-    """
-    check_args(args)
-    device = resolve_device(args.device)
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    torch.backends.cudnn.deterministic = args.torch_deterministic
-
-    envs = make_vector_env(args)
-    action_space = envs.single_action_space
-    obs_dim = envs.single_observation_space.shape[0]
-    if isinstance(action_space, gym.spaces.Discrete):
-        policy: Policy = CategoricalPolicy(obs_dim, int(action_space.n), args.hidden_sizes).to(device)
-    else:
-        policy = GaussianPolicy(obs_dim, action_space.shape[0], args.hidden_sizes).to(device)
-    if args.model_path is not None:
-        load_model(policy, args.model_path, args, device)
-    optimizer = torch.optim.Adam(policy.parameters(), lr=args.learning_rate)
-
-    run_name = unique_run_name(args)
-    run_dir = os.path.join(args.log_dir, run_name)
-    # Room for a log point's episodes: with the default queue of 10, adding an event waits
-    # for TensorBoard's writer thread to finish checksumming the ones before it.
-    writer = SummaryWriter(run_dir, max_queue=100_000)
-    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in asdict(args).items()))
-    eval_env = gym.make(args.env_id, max_episode_steps=args.max_episode_steps,
-                        render_mode="rgb_array" if args.capture_video else None)
-    if args.capture_video:
-        eval_env = gym.wrappers.RecordVideo(eval_env, os.path.join(args.video_dir, run_name), name_prefix="eval",
-                                            episode_trigger=lambda episode: episode % args.eval_episodes == 0)
-    progress = tqdm(total=args.total_timesteps, unit="step", disable=not (args.progress and sys.stderr.isatty()))
-    plain_progress = args.progress and progress.disable
-
-    greedy_actions = greedy_policy(policy, device, action_space)
-    # each copy's running episode as lists of observations, actions, rewards; finished
-    # episodes wait here for the next update
-    running: list[tuple[list, list, list]] = [([], [], []) for _ in range(args.num_envs)]
-    finished: list[Episode] = []
-    episodic_returns: list[float] = []
-    unlogged_episodes: list[tuple[int, float, int]] = []
-    episodic_lengths: list[int] = []
-    status, global_step, gradient_steps = "completed", 0, 0
-    start_time = time.perf_counter()
-    obs, _ = envs.reset(seed=args.seed)
-    while global_step < args.total_timesteps:
-        # ---- act: sample from the current policy
-        with torch.no_grad():
-            output = policy(torch.as_tensor(obs, dtype=torch.float32, device=device))
-            if not torch.isfinite(output).all():
-                status = f"non-finite policy output at step {global_step}"
-                break
-            actions = policy.distribution(output).sample().cpu().numpy()
-        next_obs, rewards, terminations, truncations, infos = envs.step(to_env_actions(actions, action_space))
-        global_step += args.num_envs
-
-        # ---- collect: a copy's step joins its running episode; an ending episode is finished
-        for i, (episode_obs, episode_actions, episode_rewards) in enumerate(running):
-            episode_obs.append(obs[i])
-            episode_actions.append(actions[i])
-            episode_rewards.append(rewards[i])
-        for i in np.flatnonzero(terminations | truncations):
-            finished.append(Episode(*map(np.array, running[i])))
-            running[i] = ([], [], [])
-            episode = infos["final_info"]["episode"]
-            episodic_returns.append(float(episode["r"][i]))
-            episodic_lengths.append(int(episode["l"][i]))
-            unlogged_episodes.append((global_step, float(episode["r"][i]), int(episode["l"][i])))
-        obs = next_obs
-
-        # ---- learn: one gradient step on all finished episodes. An episode still running
-        # here finishes under the updated policy, which also scores its earlier steps: a
-        # slight off-policy error, accepted rather than dropping those episodes, which are
-        # the long ones: leaving them out would bias every batch towards short episodes.
-        if len(finished) >= args.episodes_per_update:
-            observations, batch_actions, returns = episode_batch(finished, args.gamma)
-            finished = []
-            # The baseline: subtracting the batch's mean return, the same for every action,
-            # cuts the gradient's variance and leaves its expectation all but unchanged;
-            # dividing by the standard deviation keeps the step size the same from CartPole's
-            # hundreds to Pendulum's −1000s.
-            advantages = (returns - returns.mean()) / (returns.std() + 1e-8)
-            loss, entropy = policy_loss(
-                policy, torch.as_tensor(observations, dtype=torch.float32, device=device),
-                torch.as_tensor(batch_actions, device=device),
-                torch.as_tensor(advantages, dtype=torch.float32, device=device), args.ent_coef,
-            )
-            if not torch.isfinite(loss):
-                status = f"non-finite loss at step {global_step}"
-                break
-            if args.anneal_lr:
-                optimizer.param_groups[0]["lr"] = args.learning_rate * (1.0 - global_step / args.total_timesteps)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            gradient_steps += 1
-            writer.add_scalar("charts/learning_rate", optimizer.param_groups[0]["lr"], global_step)
-            writer.add_scalar("losses/policy_loss", loss.item(), global_step)
-            writer.add_scalar("losses/entropy", entropy.item(), global_step)
-            writer.add_scalar("charts/mean_abs_return", np.abs(returns).mean(), global_step)
-
-        # ---- log and evaluate
-        if crossings(global_step, args.num_envs, 1000) or global_step >= args.total_timesteps:
-            write_episodes(writer, unlogged_episodes)
-            sps = int(global_step / (time.perf_counter() - start_time))
-            writer.add_scalar("charts/SPS", sps, global_step)
-            progress.update(global_step - progress.n)
-            progress.set_postfix(SPS=sps, episodic_return=episodic_returns[-1] if episodic_returns else None)
-        if plain_progress and crossings(global_step, args.num_envs, max(args.total_timesteps // 10, 1)):
-            print(f"{run_name}: step {global_step}/{args.total_timesteps}, "
-                  f"SPS {global_step / (time.perf_counter() - start_time):.0f}, "
-                  f"episodic return {episodic_returns[-1] if episodic_returns else None}", flush=True)
-        if crossings(global_step, args.num_envs, args.eval_frequency) and global_step < args.total_timesteps:
-            eval_returns = evaluate(greedy_actions, eval_env, args.eval_episodes, args.seed + 100_000)
-            writer.add_scalar("eval/episodic_return", eval_returns.mean(), global_step)
-    write_episodes(writer, unlogged_episodes)  # those since the last log point, if the loop broke off
-    train_seconds = time.perf_counter() - start_time
-    progress.close()
-    envs.close()
-
-    # ---- final evaluation, model, summary
-    eval_returns = np.array([])
-    if status == "completed":
-        eval_returns = evaluate(greedy_actions, eval_env, args.eval_episodes, args.seed + 100_000)
-        writer.add_scalar("eval/episodic_return", eval_returns.mean(), global_step)
-    eval_env.close()
-    model_file = None
-    if args.save_model and status == "completed":
-        model_file = os.path.join(run_dir, f"{args.exp_name}.pt")
-        torch.save({"algorithm": SCRIPT, "env_id": args.env_id, "hidden_sizes": list(args.hidden_sizes),
-                    "policy": policy.state_dict()}, model_file)
-    writer.close()
-    summary = {
-        "status": status,
-        "eval_mean": float(eval_returns.mean()) if eval_returns.size else None,
-        "eval_std": float(eval_returns.std()) if eval_returns.size else None,
-        "eval_returns": eval_returns.tolist(),
-        "global_step": global_step,
-        "gradient_steps": gradient_steps,
-        "episodes": len(episodic_returns),
-        "train_seconds": train_seconds,
-        "sps": global_step / train_seconds if global_step else 0.0,
-        "run_dir": run_dir,
-        "model_file": model_file,
-        "args": asdict(args),
-    }
-    write_json_atomically(os.path.join(run_dir, "summary.json"), summary)
-    return {**summary, "episodic_returns": episodic_returns, "episodic_lengths": episodic_lengths, "policy": policy}
 
 
 if __name__ == "__main__":

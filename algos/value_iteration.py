@@ -39,35 +39,21 @@ NO_LIMIT_CAP = 500
 
 @dataclass
 class Args:
-    exp_name: str = SCRIPT[: -len(".py")]
-    """name of this experiment, part of the run folder's name"""
-    seed: int = 1
-    """seed of the evaluation episodes"""
-    env_id: str = "FrozenLake-v1"
-    """gymnasium id of an env whose unwrapped env exposes its transition table P"""
-    max_episode_steps: int | None = None
-    """time limit in steps per episode; None keeps the env's registered limit, or 500 where it has none"""
-    device: str = "auto"
-    """torch device of the tables: auto (CUDA if present, else CPU), cpu, cuda or cuda:N"""
-    capture_video: bool = False
-    """record evaluation episodes as mp4 into {video_dir}/{run_name}/"""
-    save_model: bool = False
-    """save the Q table into the run folder"""
-    model_path: str | None = None
-    """evaluate a Q table saved by --save-model instead of planning"""
-    eval_episodes: int = 1000
-    """greedy episodes simulated in the env"""
-    log_dir: str = "runs"
-    """folder of the run folders (TensorBoard logs, summary.json, model)"""
-    video_dir: str = "videos"
-    """folder of the video folders"""
+    gamma: float = 0.99  # discount factor
+    tolerance: float = 1e-10  # stop when no Q-value changes by more than this in one sweep
+    max_iterations: int = 100_000  # stop after this many sweeps even if not converged
 
-    gamma: float = 0.99
-    """discount factor"""
-    tolerance: float = 1e-10
-    """stop when no Q-value changes by more than this in one sweep"""
-    max_iterations: int = 100_000
-    """stop after this many sweeps even if not converged"""
+    env_id: str = "FrozenLake-v1"  # gymnasium id of an env whose unwrapped env exposes its transition table P
+    seed: int = 1  # seed of the evaluation episodes
+    exp_name: str = SCRIPT[: -len(".py")]  # name of this experiment, part of the run folder's name
+    max_episode_steps: int | None = None  # time limit in steps; None keeps the registered one, or 500 where there is none
+    device: str = "auto"  # torch device of the tables: auto (CUDA if present, else CPU), cpu, cuda or cuda:N
+    capture_video: bool = False  # record evaluation episodes as mp4 into {video_dir}/{run_name}/
+    save_model: bool = False  # save the Q table into the run folder
+    model_path: str | None = None  # evaluate a Q table saved by --save-model instead of planning
+    eval_episodes: int = 1000  # greedy episodes simulated in the env
+    log_dir: str = "runs"  # folder of the run folders (TensorBoard logs, summary.json, model)
+    video_dir: str = "videos"  # folder of the video folders
 
 
 # ---- environment -------------------------------------------------------------------------
@@ -137,7 +123,7 @@ def mdp_tables(P: dict, n_states: int, n_actions: int, device: torch.device) -> 
     return {"rewards": rewards.to(device), "continues": continues.to(device), "possible": possible.to(device)}
 
 
-# ---- algorithm ---------------------------------------------------------------------------
+# ---- the algorithm -----------------------------------------------------------------------
 
 
 def q_value_iteration(
@@ -170,6 +156,68 @@ def time_limited_values(tables: dict[str, torch.Tensor], policy: torch.Tensor | 
     return values
 
 
+def train(args: Args) -> dict:
+    """Plan (or load) and evaluate as args say; returns summary.json's contents plus the
+    tensors `q_table` (S, A) and `policy` (S,)."""
+    check_args(args)
+    device = resolve_device(args.device)
+    eval_env = make_env(args.env_id, args.max_episode_steps, render_mode="rgb_array" if args.capture_video else None)
+    n_states, n_actions = int(eval_env.observation_space.n), int(eval_env.action_space.n)
+    horizon = eval_env.spec.max_episode_steps
+    tables = mdp_tables(eval_env.unwrapped.P, n_states, n_actions, device)
+    q_table = None if args.model_path is None else load_model(args.model_path, args, (n_states, n_actions), device)
+
+    run_name = unique_run_name(args)
+    run_dir = os.path.join(args.log_dir, run_name)
+    writer = SummaryWriter(run_dir)
+    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in asdict(args).items()))
+    if args.capture_video:
+        eval_env = gym.wrappers.RecordVideo(eval_env, os.path.join(args.video_dir, run_name), name_prefix="eval",
+                                            episode_trigger=lambda episode: episode % args.eval_episodes == 0)
+
+    start_time = time.perf_counter()
+    sweeps = 0
+    if q_table is None:
+        q_table, sweeps = q_value_iteration(
+            tables, args.gamma, args.tolerance, args.max_iterations,
+            on_sweep=lambda sweep, residual: writer.add_scalar("losses/bellman_residual", residual, sweep))
+    plan_seconds = time.perf_counter() - start_time
+    policy = q_table.argmax(dim=1)
+    initial = torch.as_tensor(eval_env.unwrapped.initial_state_distrib, dtype=torch.float64, device=device)
+    exact_value = float(initial @ time_limited_values(tables, policy, horizon))
+    time_dependent_optimum = float(initial @ time_limited_values(tables, None, horizon))
+
+    policy_array = policy.cpu().numpy()
+    eval_returns = evaluate(lambda obs: policy_array[obs], eval_env, args.eval_episodes, args.seed + 100_000)
+    writer.add_scalar("eval/episodic_return", eval_returns.mean(), sweeps)
+    eval_env.close()
+    model_file = None
+    if args.save_model:
+        model_file = os.path.join(run_dir, f"{args.exp_name}.pt")
+        torch.save({"algorithm": SCRIPT, "env_id": args.env_id, "q_table": q_table.cpu()}, model_file)
+    writer.close()
+    summary = {
+        "status": "completed",
+        "eval_mean": float(eval_returns.mean()),
+        "eval_std": float(eval_returns.std()),
+        "eval_returns": eval_returns.tolist(),
+        "exact_value": exact_value,
+        "time_dependent_optimum": time_dependent_optimum,
+        "horizon": horizon,
+        "sweeps": sweeps,
+        "converged": args.model_path is None and sweeps < args.max_iterations,
+        "train_seconds": plan_seconds,
+        "run_dir": run_dir,
+        "model_file": model_file,
+        "args": asdict(args),
+    }
+    write_json_atomically(os.path.join(run_dir, "summary.json"), summary)
+    return {**summary, "q_table": q_table, "policy": policy}
+
+
+# ==== bookkeeping: nothing below this line is the algorithm ===============================
+
+
 def evaluate(policy: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes: int, seed: int) -> np.ndarray:
     """Undiscounted returns of `episodes` episodes of a greedy policy, shape (episodes,)."""
     returns = np.zeros(episodes)
@@ -181,9 +229,6 @@ def evaluate(policy: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes:
             returns[episode] += float(reward)
             done = terminated or truncated
     return returns
-
-
-# ---- plumbing: input checks, device, model files, summary --------------------------------
 
 
 class UsageError(Exception):
@@ -261,68 +306,6 @@ def write_json_atomically(path: str, data: dict) -> None:
     with open(path + ".tmp", "w") as file:
         json.dump(data, file, indent=2)
     os.replace(path + ".tmp", path)
-
-
-# ---- planning and evaluation -------------------------------------------------------------
-
-
-def train(args: Args) -> dict:
-    """Plan (or load) and evaluate as args say; returns summary.json's contents plus the
-    tensors `q_table` (S, A) and `policy` (S,)."""
-    check_args(args)
-    device = resolve_device(args.device)
-    eval_env = make_env(args.env_id, args.max_episode_steps, render_mode="rgb_array" if args.capture_video else None)
-    n_states, n_actions = int(eval_env.observation_space.n), int(eval_env.action_space.n)
-    horizon = eval_env.spec.max_episode_steps
-    tables = mdp_tables(eval_env.unwrapped.P, n_states, n_actions, device)
-    q_table = None if args.model_path is None else load_model(args.model_path, args, (n_states, n_actions), device)
-
-    run_name = unique_run_name(args)
-    run_dir = os.path.join(args.log_dir, run_name)
-    writer = SummaryWriter(run_dir)
-    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in asdict(args).items()))
-    if args.capture_video:
-        eval_env = gym.wrappers.RecordVideo(eval_env, os.path.join(args.video_dir, run_name), name_prefix="eval",
-                                            episode_trigger=lambda episode: episode % args.eval_episodes == 0)
-
-    start_time = time.perf_counter()
-    sweeps = 0
-    if q_table is None:
-        q_table, sweeps = q_value_iteration(
-            tables, args.gamma, args.tolerance, args.max_iterations,
-            on_sweep=lambda sweep, residual: writer.add_scalar("losses/bellman_residual", residual, sweep))
-    plan_seconds = time.perf_counter() - start_time
-    policy = q_table.argmax(dim=1)
-    initial = torch.as_tensor(eval_env.unwrapped.initial_state_distrib, dtype=torch.float64, device=device)
-    exact_value = float(initial @ time_limited_values(tables, policy, horizon))
-    time_dependent_optimum = float(initial @ time_limited_values(tables, None, horizon))
-
-    policy_array = policy.cpu().numpy()
-    eval_returns = evaluate(lambda obs: policy_array[obs], eval_env, args.eval_episodes, args.seed + 100_000)
-    writer.add_scalar("eval/episodic_return", eval_returns.mean(), sweeps)
-    eval_env.close()
-    model_file = None
-    if args.save_model:
-        model_file = os.path.join(run_dir, f"{args.exp_name}.pt")
-        torch.save({"algorithm": SCRIPT, "env_id": args.env_id, "q_table": q_table.cpu()}, model_file)
-    writer.close()
-    summary = {
-        "status": "completed",
-        "eval_mean": float(eval_returns.mean()),
-        "eval_std": float(eval_returns.std()),
-        "eval_returns": eval_returns.tolist(),
-        "exact_value": exact_value,
-        "time_dependent_optimum": time_dependent_optimum,
-        "horizon": horizon,
-        "sweeps": sweeps,
-        "converged": args.model_path is None and sweeps < args.max_iterations,
-        "train_seconds": plan_seconds,
-        "run_dir": run_dir,
-        "model_file": model_file,
-        "args": asdict(args),
-    }
-    write_json_atomically(os.path.join(run_dir, "summary.json"), summary)
-    return {**summary, "q_table": q_table, "policy": policy}
 
 
 if __name__ == "__main__":

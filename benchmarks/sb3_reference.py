@@ -25,7 +25,7 @@ from stable_baselines3 import DDPG
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 
 from benchmarks.common import load_algorithm
-from benchmarks.sweep import UsageError, parse_with, read_suite, suite_options
+from benchmarks.sweep_grid import UsageError, parse_with, read_suite, suite_options
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import report, sweep
+from benchmarks import report, sweep, sweep_backends, sweep_grid
 from benchmarks.common import ROOT
 from tests.helpers import assert_rejected, run_benchmark
 
@@ -218,10 +218,10 @@ def test_options_go_to_the_scripts_that_have_them(tmp_path, capsys):
 
 def test_classic_suite_covers_every_algorithm_on_its_flagship_env():
     suite_name, _, grid = sweep.build_grid(sweep.Args(suite="classic"))
-    algorithms = sweep.available_algorithms()
+    algorithms = sweep_grid.available_algorithms()
     assert suite_name == "classic" and {cell.algo for cell in grid} == set(algorithms)
     for algo in algorithms:
-        flagship = sweep.load_algorithm(algo).Args().env_id
+        flagship = sweep_grid.load_algorithm(algo).Args().env_id
         assert sorted(cell.seed for cell in grid if (cell.algo, cell.env_id) == (algo, flagship)) == [1, 2, 3, 4, 5]
 
 
@@ -229,13 +229,13 @@ def test_runs_spread_over_gpus_with_room_for_k_each():
     load = {0: 0, 1: 0}
     picks = []
     for _ in range(4):
-        gpu = sweep.pick_gpu(load, runs_per_gpu=2)
+        gpu = sweep_backends.pick_gpu(load, runs_per_gpu=2)
         load[gpu] += 1
         picks.append(gpu)
-    assert picks == [0, 1, 0, 1] and sweep.pick_gpu(load, runs_per_gpu=2) is None
+    assert picks == [0, 1, 0, 1] and sweep_backends.pick_gpu(load, runs_per_gpu=2) is None
     load[1] -= 1
-    assert sweep.pick_gpu(load, runs_per_gpu=2) == 1
-    assert sweep.pick_gpu({3: 1, 5: 0, 7: 0}, runs_per_gpu=1) == 5
+    assert sweep_backends.pick_gpu(load, runs_per_gpu=2) == 1
+    assert sweep_backends.pick_gpu({3: 1, 5: 0, 7: 0}, runs_per_gpu=1) == 5
 
 
 def closed_port() -> int:

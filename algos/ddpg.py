@@ -265,17 +265,17 @@ def train(args: Args) -> dict:
             global_step += args.num_envs
             noise.reset(terminations | truncations)
 
-            # a finished episode's transition ends in its true final observation, not in the
-            # first one of the next episode that next_obs holds
-            real_next_obs = next_obs.copy()
-            for i in np.flatnonzero(infos.get("_final_obs", [])):
-                real_next_obs[i] = infos["final_obs"][i]
+            # a finished episode's transition ends in its true final observation, not the next episode's first
+            real_next_obs = next_obs
+            if "final_obs" in infos:  # a copy only on the steps where an episode ended
+                real_next_obs = next_obs.copy()
+                for i in np.flatnonzero(infos["_final_obs"]):
+                    real_next_obs[i] = infos["final_obs"][i]
             replay_buffer.add(obs, real_next_obs, actions, rewards, terminations, [])
             obs = next_obs
             run.record_episodes(global_step, infos)
 
-            # train_frequency counts steps over all env copies; the actor and the targets follow
-            # every policy_frequency-th critic step
+            # train_frequency counts all copies' steps; each policy_frequency-th critic step also moves actor and targets
             if global_step > args.learning_starts:
                 for _ in range(crossings(global_step, args.num_envs, args.train_frequency)):
                     data = replay_buffer.sample(args.batch_size)

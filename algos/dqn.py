@@ -206,11 +206,12 @@ def train(args: Args) -> dict:
             next_obs, rewards, terminations, truncations, infos = envs.step(actions)
             global_step += args.num_envs
 
-            # a finished episode's transition ends in its true final observation, not in the
-            # first one of the next episode that next_obs holds
-            real_next_obs = next_obs.copy()
-            for i in np.flatnonzero(infos.get("_final_obs", [])):
-                real_next_obs[i] = infos["final_obs"][i]
+            # a finished episode's transition ends in its true final observation, not the next episode's first
+            real_next_obs = next_obs
+            if "final_obs" in infos:  # a copy only on the steps where an episode ended
+                real_next_obs = next_obs.copy()
+                for i in np.flatnonzero(infos["_final_obs"]):
+                    real_next_obs[i] = infos["final_obs"][i]
             replay_buffer.add(obs, real_next_obs, actions, rewards, terminations, [])
             obs = next_obs
             run.record_episodes(global_step, infos)

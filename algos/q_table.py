@@ -211,11 +211,12 @@ def train(args: Args) -> dict:
             next_obs, rewards, terminations, truncations, infos = envs.step(actions)
             global_step += args.num_envs
 
-            # a finished episode's transition ends in its true final state, not in the first
-            # one of the next episode that next_obs holds
-            real_next_obs = next_obs.copy()
-            for i in np.flatnonzero(infos.get("_final_obs", [])):
-                real_next_obs[i] = infos["final_obs"][i]
+            # a finished episode's transition ends in its true final state, not the next episode's first
+            real_next_obs = next_obs
+            if "final_obs" in infos:  # a copy only on the steps where an episode ended
+                real_next_obs = next_obs.copy()
+                for i in np.flatnonzero(infos["_final_obs"]):
+                    real_next_obs[i] = infos["final_obs"][i]
             run.td_errors = q_learning_update(
                 q_table, torch.as_tensor(obs, device=device), torch.as_tensor(actions, device=device),
                 torch.as_tensor(rewards, dtype=torch.float32, device=device),

@@ -69,10 +69,10 @@ def fingerprint(algorithm: str, overrides: dict, seed: int) -> dict:
     }
 
 
-def line(print_: dict) -> str:
-    last = ", ".join(f"{value:g}" for value in print_["last_returns"])
-    return (f"{print_['algorithm']} {json.dumps(print_['args'])}: {print_['episodes']} episodes "
-            f"(sha {print_['returns_sha256']}, last {last or '–'}), greedy eval {print_['eval_mean']:.4f}")
+def line(entry: dict) -> str:
+    last = ", ".join(f"{value:g}" for value in entry["last_returns"])
+    return (f"{entry['algorithm']} {json.dumps(entry['args'])}: {entry['episodes']} episodes "
+            f"(sha {entry['returns_sha256']}, last {last or '–'}), greedy eval {entry['eval_mean']:.4f}")
 
 
 def main(args: Args) -> int:
@@ -93,16 +93,16 @@ def main(args: Args) -> int:
     prints, differ = [], 0
     for algorithm in args.algorithms:
         for overrides in RUNS[algorithm]:
-            print_ = fingerprint(algorithm, overrides, args.seed)
-            prints.append(print_)
+            entry = fingerprint(algorithm, overrides, args.seed)
+            prints.append(entry)
             verdict = ""
             if saved is not None:
                 before = saved.get((algorithm, json.dumps(overrides)))
-                same = before is not None and all(before[key] == print_[key] for key in
+                same = before is not None and all(before[key] == entry[key] for key in
                                                   ("episodes", "returns_sha256", "eval_mean"))
                 differ += not same
                 verdict = "  same" if same else ("  DIFFERS from " + line(before) if before else "  (not saved)")
-            print(line(print_) + verdict, flush=True)
+            print(line(entry) + verdict, flush=True)
     if args.save is not None:
         Path(args.save).write_text(json.dumps(prints, indent=1))
     if saved is not None:

@@ -14,8 +14,8 @@ from pathlib import Path
 import tyro
 from moviepy import VideoFileClip
 
-from benchmarks.common import ALGOS, ROOT
-from benchmarks.sweep_grid import read_suite, suite_options
+from benchmarks.common import ROOT
+from benchmarks.sweep_grid import Cell, command, read_suite, suite_options
 
 SHOWCASE = ROOT / "videos" / "showcase"
 # name -> the classic suite's cell (algorithm, env id) whose settings it trains with, seed 1
@@ -43,12 +43,10 @@ def film(name: str, args: Args) -> Path:
     """Train the agent with its script, then write its GIF; returns the GIF's path."""
     script, env_id = AGENTS[name]
     _, suite = read_suite("classic")
-    options = suite_options(suite[script][env_id].get("args", {}))
+    cell = Cell(script, env_id, seed=1, options=suite_options(suite[script][env_id].get("args", {})))
     with tempfile.TemporaryDirectory() as folder:
-        command = [sys.executable, str(ALGOS / f"{script}.py"), "--env-id", env_id, *options, "--seed", "1",
-                   "--capture-video",
-                   "--log-dir", f"{folder}/runs", "--video-dir", f"{folder}/videos", "--no-progress"]
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([*command(cell, Path(folder), "cpu"), "--capture-video", "--video-dir", f"{folder}/videos",
+                        "--no-progress"], check=True, stdout=subprocess.DEVNULL)
         final = sorted(Path(folder, "videos").rglob("*.mp4"), key=lambda path: int(path.stem.rsplit("-", 1)[-1]))[-1]
         gif = SHOWCASE / f"{name}.gif"
         with VideoFileClip(str(final)) as clip:

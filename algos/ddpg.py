@@ -50,9 +50,9 @@ class Args:
     policy_frequency: int = 1  # critic gradient steps per actor gradient step and target update (delayed actor updates)
     noise: Literal["normal", "ou"] = "normal"  # exploration noise: independent Gaussian or Ornstein–Uhlenbeck (correlated in time)
     exploration_noise: float = 0.1
-    """noise scale σ, in half action ranges (high − low) / 2: normal's standard deviation; ou, reset to 0
-    each episode, has standard deviation at step t σ √(dt (1 − ρ^(2t)) / (1 − ρ²)), ρ = 1 − θ dt: with the
-    default θ and dt 0.1 σ at step 1, 0.93 σ at 100, 1.61 σ at 500, σ / √(θ (2 − θ dt)) = 1.83 σ at length"""
+    """noise scale σ, in half action ranges (high − low) / 2: normal's standard deviation; ou, reset to 0 each episode,
+    has at step t standard deviation σ √(dt (1 − ρ^(2t)) / (1 − ρ²)), ρ = 1 − θ dt: with the default θ and dt
+    0.1 σ at step 1, 0.93 σ at 100, 1.61 σ at 500, σ / √(θ (2 − θ dt)) = 1.83 σ at length"""
     ou_theta: float = 0.15  # Ornstein–Uhlenbeck rate of reversion to 0, per unit of time
     ou_dt: float = 0.01  # Ornstein–Uhlenbeck time per environment step
     hidden_sizes: tuple[int, ...] = (256, 256)  # widths of the hidden layers of the actor and of the critic
@@ -89,8 +89,7 @@ def make_env(env_id: str, max_episode_steps: int | None, render_mode: str | None
 
 
 def make_vector_env(args: Args) -> gym.vector.VectorEnv:
-    # SAME_STEP autoreset puts an ending episode's true final observation in infos["final_obs"]
-    # on the step that ends it: every step is one valid transition per copy.
+    # SAME_STEP autoreset: infos["final_obs"] holds an ending episode's true final observation; every step is a transition
     vector_env_class = gym.vector.AsyncVectorEnv if args.async_envs else gym.vector.SyncVectorEnv
     return vector_env_class([make_env(args.env_id, args.max_episode_steps) for _ in range(args.num_envs)],
                             autoreset_mode=AutoresetMode.SAME_STEP)
@@ -176,23 +175,17 @@ class OrnsteinUhlenbeckNoise:
 def td_target(target_actor: Callable[[torch.Tensor], torch.Tensor],
               target_qf: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], rewards: torch.Tensor,
               next_observations: torch.Tensor, terminations: torch.Tensor, gamma: float) -> torch.Tensor:
-    """r + γ (1 − terminated) Q_target(s', μ_target(s')), shape (batch,).
-
-    A truncated transition has terminations = 0 and next_observations = its true final
-    observation, so it bootstraps: the time limit is not part of the state.
-    """
+    """r + γ (1 − terminated) Q_target(s', μ_target(s')), shape (batch,). A truncated transition has
+    terminations = 0 and its true final observation as s', so it bootstraps: the time limit is not in the state."""
     next_q_values = target_qf(next_observations, target_actor(next_observations)).squeeze(1)
     return rewards + gamma * (1.0 - terminations) * next_q_values
 
 
 def critic_step(qf: QNetwork, target_actor: Actor, target_qf: QNetwork, qf_optimizer: torch.optim.Optimizer,
                 data: ReplayBufferSamples, gamma: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """One gradient step of the critic on the mean squared TD error of a minibatch (batch,).
-
-    Returns the loss (a scalar) and Q(s, a) (batch,) before the step. Raises
-    FloatingPointError, and takes no step, when the loss is not finite: a step would spread
-    it into every weight.
-    """
+    """One gradient step of the critic on the mean squared TD error of a minibatch (batch,); returns the loss
+    (a scalar) and Q(s, a) (batch,) before the step. Raises FloatingPointError, and takes no step, when the
+    loss is not finite: a step would spread it into every weight."""
     target = td_target(target_actor, target_qf, data.rewards.flatten(), data.next_observations,
                        data.dones.flatten(), gamma)
     qf_values = qf(data.observations, data.actions).squeeze(1)
@@ -211,8 +204,7 @@ def actor_step(actor: Actor, qf: QNetwork, actor_optimizer: torch.optim.Optimize
     as a descent on −mean Q; returns that loss (a scalar) before the step."""
     actor_loss = -qf(observations, actor(observations)).mean()
     actor_optimizer.zero_grad()
-    # gradients for the actor's weights only: the critic's would be discarded
-    actor_loss.backward(inputs=list(actor.parameters()))
+    actor_loss.backward(inputs=list(actor.parameters()))  # the actor's gradients only: the critic's would be discarded
     actor_optimizer.step()
     return actor_loss
 
@@ -224,9 +216,8 @@ def soft_update(target_parameters: list[torch.Tensor], online_parameters: list[t
 
 
 def train(args: Args) -> dict:
-    """Train (and evaluate) as args say; returns summary.json's contents plus the objects
-    `actor`, `qf`, `target_actor`, `target_qf`, `replay_buffer` and the list
-    `episodic_returns` of training episodes."""
+    """Train (and evaluate) as args say; returns summary.json's contents plus the objects `actor`, `qf`,
+    `target_actor`, `target_qf`, `replay_buffer` and the list `episodic_returns` of training episodes."""
     check_args(args)
     device = resolve_device(args.device)
     seed_everything(args.seed, args.torch_deterministic)

@@ -87,10 +87,6 @@ class Discretizer:
         indices = [int(np.digitize(x, edges)) for x, edges in zip(obs, self.inner_edges)]
         return int(np.ravel_multi_index(indices, self.bins))
 
-    def centers(self, dimension: int) -> np.ndarray:
-        edges = np.linspace(self.low[dimension], self.high[dimension], self.bins[dimension] + 1)
-        return (edges[:-1] + edges[1:]) / 2
-
 
 class DiscretizeObservation(gym.ObservationWrapper):
     def __init__(self, env: gym.Env, discretizer: Discretizer):
@@ -144,8 +140,7 @@ def make_env(args: Args, discretizer: Discretizer | None, render_mode: str | Non
 
 
 def make_vector_env(args: Args, discretizer: Discretizer | None) -> gym.vector.VectorEnv:
-    # SAME_STEP autoreset gives an ending episode's true final observation in
-    # infos["final_obs"] on the step that ends it: one valid transition per copy and step.
+    # SAME_STEP autoreset: infos["final_obs"] holds an ending episode's true final state; every step is a transition
     vector_env_class = gym.vector.AsyncVectorEnv if args.async_envs else gym.vector.SyncVectorEnv
     return vector_env_class([make_env(args, discretizer) for _ in range(args.num_envs)],
                             autoreset_mode=AutoresetMode.SAME_STEP)
@@ -187,15 +182,11 @@ def epsilon_greedy(q_table: torch.Tensor, obs: np.ndarray, epsilon: float, rng: 
 
 def q_learning_step(q_network: QTable, optimizer: torch.optim.Optimizer, obs: torch.Tensor, actions: torch.Tensor,
                     rewards: torch.Tensor, next_obs: torch.Tensor, terminations: torch.Tensor, gamma: float) -> torch.Tensor:
-    """One SGD step on ½ Σ_batch (Q(s, a) − target)² / n(s, a) for a batch of transitions
-    (batch,), where n(s, a) counts the batch's transitions of that pair; returns their TD
-    errors (batch,).
-
-    A truncated transition has terminated = 0 and next_obs = its true final state, so it
-    bootstraps. Summed, not averaged over the batch, and divided by n(s, a): each pair's
-    Q[s, a] moves by α (mean of its targets − Q[s, a]), q_table.py's update. Summed alone,
-    n copies of a pair would move it n steps at once, past its targets once n α > 1.
-    """
+    """One SGD step on ½ Σ_batch (Q(s, a) − target)² / n(s, a) for transitions (batch,), n(s, a) the
+    batch's count of that pair; returns their TD errors (batch,). A truncated transition has terminated = 0
+    and its true final state as next_obs, so it bootstraps. Divided by n(s, a), each pair's Q[s, a] moves by
+    α (mean of its targets − Q[s, a]), q_table.py's update; summed alone, n copies of a pair would move it
+    n steps at once, past its targets once n α > 1."""
     with torch.no_grad():
         td_targets = rewards + gamma * (1.0 - terminations) * q_network(next_obs).max(dim=1).values
         _, pair, counts = torch.unique(obs * q_network.linear.out_features + actions, return_inverse=True,
@@ -209,9 +200,8 @@ def q_learning_step(q_network: QTable, optimizer: torch.optim.Optimizer, obs: to
 
 
 def train(args: Args) -> dict:
-    """Train (and evaluate) as args say; returns summary.json's contents plus `q_network`,
-    the tensor `q_table` (n_states, n_actions) it holds, `replay_buffer` (None without
-    --buffer-size) and the list `episodic_returns` of training episodes."""
+    """Train (and evaluate) as args say; returns summary.json's contents plus `q_network`, the tensor `q_table`
+    (n_states, n_actions) it holds, `replay_buffer` (None without --buffer-size) and the list `episodic_returns`."""
     check_args(args)
     device = resolve_device(args.device)
     seed_everything(args.seed)
@@ -401,11 +391,17 @@ def evaluate(policy: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes:
     return returns
 
 
+def bin_centers(discretizer: Discretizer, dimension: int) -> np.ndarray:
+    """The centres of one dimension's bins, shape (bins[dimension],)."""
+    edges = np.linspace(discretizer.low[dimension], discretizer.high[dimension], discretizer.bins[dimension] + 1)
+    return (edges[:-1] + edges[1:]) / 2
+
+
 def plot_value_and_policy(q_table: np.ndarray, discretizer: Discretizer, trajectory: np.ndarray, path: str) -> None:
     """For a 2-D observation: max_a Q and argmax_a Q over the bins, with a greedy episode's
     observations (steps, 2) drawn on both."""
     shape = discretizer.bins
-    x, y = discretizer.centers(0), discretizer.centers(1)
+    x, y = bin_centers(discretizer, 0), bin_centers(discretizer, 1)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), constrained_layout=True)
     panels = [("greedy value max_a Q", q_table.max(axis=1), "viridis"), ("greedy action argmax_a Q", q_table.argmax(axis=1),
                                                                        plt.get_cmap("tab10", q_table.shape[1]))]

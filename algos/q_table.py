@@ -80,10 +80,6 @@ class Discretizer:
         indices = [int(np.digitize(x, edges)) for x, edges in zip(obs, self.inner_edges)]
         return int(np.ravel_multi_index(indices, self.bins))
 
-    def centers(self, dimension: int) -> np.ndarray:
-        edges = np.linspace(self.low[dimension], self.high[dimension], self.bins[dimension] + 1)
-        return (edges[:-1] + edges[1:]) / 2
-
 
 class DiscretizeObservation(gym.ObservationWrapper):
     def __init__(self, env: gym.Env, discretizer: Discretizer):
@@ -362,11 +358,17 @@ def evaluate(policy: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes:
     return returns
 
 
+def bin_centers(discretizer: Discretizer, dimension: int) -> np.ndarray:
+    """The centres of one dimension's bins, shape (bins[dimension],)."""
+    edges = np.linspace(discretizer.low[dimension], discretizer.high[dimension], discretizer.bins[dimension] + 1)
+    return (edges[:-1] + edges[1:]) / 2
+
+
 def plot_value_and_policy(q_table: np.ndarray, discretizer: Discretizer, trajectory: np.ndarray, path: str) -> None:
     """For a 2-D observation: max_a Q and argmax_a Q over the bins, with a greedy episode's
     observations (steps, 2) drawn on both."""
     shape = discretizer.bins
-    x, y = discretizer.centers(0), discretizer.centers(1)
+    x, y = bin_centers(discretizer, 0), bin_centers(discretizer, 1)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), constrained_layout=True)
     panels = [("greedy value max_a Q", q_table.max(axis=1), "viridis"), ("greedy action argmax_a Q", q_table.argmax(axis=1),
                                                                        plt.get_cmap("tab10", q_table.shape[1]))]

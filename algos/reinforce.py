@@ -1,8 +1,7 @@
 """REINFORCE (Williams 1992, "Simple statistical gradient-following algorithms for
 connectionist reinforcement learning"): Monte-Carlo policy gradient.
 
-On-policy: whole episodes from the current policy, used once and thrown away; no replay buffer.
-
+On-policy: whole episodes from the current policy, used once and thrown away (no replay buffer).
 --num-envs copies play episodes with actions drawn from π_θ(a|s); once --episodes-per-update
 of them have finished, one gradient step raises log π_θ(a_t|s_t) in proportion to the
 reward-to-go G_t = Σ_k γ^k r_{t+k} of each of their steps, normalized over the batch. A
@@ -101,10 +100,6 @@ class CategoricalPolicy(nn.Module):
     def distribution(self, logits: torch.Tensor) -> Distribution:
         return Categorical(logits=logits, validate_args=False)
 
-    def greedy(self, logits: torch.Tensor) -> torch.Tensor:
-        """The most probable action, shape (batch,)."""
-        return logits.argmax(dim=1)
-
 
 class GaussianPolicy(nn.Module):
     """π(a|s) = N(a; μ(s), diag(σ²)) over Box actions: the network gives the mean μ(s); one
@@ -123,32 +118,16 @@ class GaussianPolicy(nn.Module):
         # Independent sums the per-dimension log-densities: log_prob and entropy have shape (batch,).
         return Independent(Normal(mean, self.log_std.exp(), validate_args=False), 1, validate_args=False)
 
-    def greedy(self, mean: torch.Tensor) -> torch.Tensor:
-        """The mean action, shape (batch, action_dim), unclipped."""
-        return mean
-
 
 Policy = CategoricalPolicy | GaussianPolicy
 
 
 def to_env_actions(actions: np.ndarray, action_space: gym.spaces.Space) -> np.ndarray:
-    """Actions as the env takes them: a Box action clipped to the bounds. The update keeps the
-    unclipped sample, whose probability under π is what the gradient of log π is about; the
-    clipping is part of the env as the policy sees it."""
+    """Actions as the env takes them: a Box action clipped to the bounds. The update keeps the unclipped
+    sample, whose probability is what log π is about: to the policy the clipping is part of the env."""
     if isinstance(action_space, gym.spaces.Box):
         return np.clip(actions, action_space.low, action_space.high)
     return actions
-
-
-def greedy_policy(policy: Policy, device: torch.device, action_space: gym.spaces.Space) -> Callable[[np.ndarray], np.ndarray]:
-    """A function from observations (n, obs_dim) to the policy's greedy env actions."""
-
-    @torch.no_grad()
-    def act(obs: np.ndarray) -> np.ndarray:
-        output = policy(torch.as_tensor(obs, dtype=torch.float32, device=device))
-        return to_env_actions(policy.greedy(output).cpu().numpy(), action_space)
-
-    return act
 
 
 # ---- the algorithm -----------------------------------------------------------------------
@@ -180,10 +159,9 @@ def reward_to_go(rewards: np.ndarray, episode_ends: np.ndarray, gamma: float) ->
 def episode_batch(episodes: list[Episode], gamma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The steps of whole episodes, concatenated: observations, actions and reward-to-go.
 
-    An episode cut by the time limit (truncated) counts as ended there: its reward-to-go sums
-    the rewards before the cut only, the return the time-limited task pays. With no value
-    function REINFORCE has nothing to bootstrap the rest from; the cost (benchmarks/results/reinforce.md): a
-    step near the cut gets less than the same state early in an episode.
+    A truncated episode counts as ended at the cut, the return the time-limited task pays: with no value
+    function there is nothing to bootstrap from, so a step near the cut gets less than the same state early
+    in an episode (benchmarks/results/reinforce.md).
     """
     rewards = np.concatenate([episode.rewards for episode in episodes])
     episode_ends = np.zeros(len(rewards), dtype=bool)
@@ -197,10 +175,8 @@ def episode_batch(episodes: list[Episode], gamma: float) -> tuple[np.ndarray, np
 
 def policy_loss(policy: Policy, observations: torch.Tensor, actions: torch.Tensor, advantages: torch.Tensor,
                 ent_coef: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(−mean_t[A_t log π(a_t|s_t)] − ent_coef · mean entropy, mean entropy), both scalars.
-
-    Its gradient is minus the REINFORCE estimate of ∇_θ J, averaged over the batch's steps.
-    """
+    """(−mean_t[A_t log π(a_t|s_t)] − ent_coef · mean entropy, mean entropy), both scalars: the
+    loss's gradient is minus the REINFORCE estimate of ∇_θ J, averaged over the batch's steps."""
     distribution = policy.distribution(policy(observations))
     entropy = distribution.entropy().mean()
     return -(distribution.log_prob(actions) * advantages).mean() - ent_coef * entropy, entropy
@@ -222,9 +198,8 @@ def learning_step(policy: Policy, optimizer: torch.optim.Optimizer, episodes: li
     and the steps' reward-to-go (T,). Raises FloatingPointError, and takes no step, when the loss
     is not finite: a step would spread it into every weight."""
     observations, actions, returns = episode_batch(episodes, args.gamma)
-    # The baseline: subtracting the batch's mean return, the same for every action, cuts the
-    # gradient's variance and leaves its expectation all but unchanged; dividing by the standard
-    # deviation keeps the step size the same from CartPole's hundreds to Pendulum's −1000s.
+    # The baseline, the batch's mean return, the same for every action, cuts the gradient's variance and leaves
+    # its expectation all but unchanged; the division keeps the step size from CartPole's 100s to Pendulum's −1000s.
     advantages = (returns - returns.mean()) / (returns.std() + 1e-8)
     loss, entropy = policy_loss(policy, torch.as_tensor(observations, dtype=torch.float32, device=device),
                                 torch.as_tensor(actions, device=device),
@@ -238,13 +213,10 @@ def learning_step(policy: Policy, optimizer: torch.optim.Optimizer, episodes: li
 
 
 def train(args: Args) -> dict:
-    """Train (and evaluate) as args say; returns summary.json's contents plus the `policy` and
-    the lists `episodic_returns` and `episodic_lengths` of training episodes, in the order
-    they finished.
-
-    When the step budget runs out, episodes still running are dropped, and so are finished
-    episodes too few for another update: the final policy is the last update's.
-    """
+    """Train (and evaluate) as args say; returns summary.json's contents plus the `policy` and the lists
+    `episodic_returns` and `episodic_lengths` of training episodes, in the order they finished. At the end
+    of the budget, running episodes and finished ones too few for an update are dropped: the last update's
+    policy is the final one."""
     check_args(args)
     device = resolve_device(args.device)
     seed_everything(args.seed, args.torch_deterministic)
@@ -258,8 +230,7 @@ def train(args: Args) -> dict:
         load_model(policy, args.model_path, args, device)
     optimizer = torch.optim.Adam(policy.parameters(), lr=args.learning_rate)
     run = Run(args, greedy_policy(policy, device, action_space))
-    # each copy's running episode as lists of observations, actions, rewards; finished
-    # episodes wait here for the next update
+    # each copy's running episode as lists of observations, actions, rewards; finished ones wait for an update
     running: list[tuple[list, list, list]] = [([], [], []) for _ in range(args.num_envs)]
     finished: list[Episode] = []
     global_step = 0
@@ -281,10 +252,9 @@ def train(args: Args) -> dict:
             obs = next_obs
             run.record_episodes(global_step, infos)
 
-            # One gradient step on all finished episodes. An episode still running here finishes
-            # under the updated policy, which also scores its earlier steps: a slight off-policy
-            # error, accepted rather than dropping those episodes, which are the long ones:
-            # leaving them out would bias every batch towards short episodes.
+            # One gradient step on all finished episodes. An episode still running finishes under the updated
+            # policy, which also scores its earlier steps: a slight off-policy error, accepted because leaving
+            # those episodes out, the long ones, would bias every batch towards short episodes.
             if len(finished) >= args.episodes_per_update:
                 if args.anneal_lr:
                     optimizer.param_groups[0]["lr"] = args.learning_rate * (1.0 - global_step / args.total_timesteps)
@@ -301,6 +271,19 @@ def train(args: Args) -> dict:
 
 
 # ==== bookkeeping: nothing below this line is the algorithm ===============================
+
+
+def greedy_policy(policy: Policy, device: torch.device, action_space: gym.spaces.Space) -> Callable[[np.ndarray], np.ndarray]:
+    """A function from observations (n, obs_dim) to the policy's greedy env actions, the ones evaluations
+    take: a CategoricalPolicy's most probable action, a GaussianPolicy's mean clipped to the bounds."""
+
+    @torch.no_grad()
+    def act(obs: np.ndarray) -> np.ndarray:
+        output = policy(torch.as_tensor(obs, dtype=torch.float32, device=device))
+        greedy = output.argmax(dim=1) if isinstance(policy, CategoricalPolicy) else output
+        return to_env_actions(greedy.cpu().numpy(), action_space)
+
+    return act
 
 
 class Run:

@@ -166,56 +166,74 @@ def train(args: Args) -> dict:
     horizon = eval_env.spec.max_episode_steps
     tables = mdp_tables(eval_env.unwrapped.P, n_states, n_actions, device)
     q_table = None if args.model_path is None else load_model(args.model_path, args, (n_states, n_actions), device)
-
-    run_name = unique_run_name(args)
-    run_dir = os.path.join(args.log_dir, run_name)
-    writer = SummaryWriter(run_dir)
-    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in asdict(args).items()))
-    if args.capture_video:
-        eval_env = gym.wrappers.RecordVideo(eval_env, os.path.join(args.video_dir, run_name), name_prefix="eval",
-                                            episode_trigger=lambda episode: episode % args.eval_episodes == 0)
-
-    start_time = time.perf_counter()
+    run = Run(args, eval_env)
     sweeps = 0
     if q_table is None:
-        q_table, sweeps = q_value_iteration(
-            tables, args.gamma, args.tolerance, args.max_iterations,
-            on_sweep=lambda sweep, residual: writer.add_scalar("losses/bellman_residual", residual, sweep))
-    plan_seconds = time.perf_counter() - start_time
+        q_table, sweeps = q_value_iteration(tables, args.gamma, args.tolerance, args.max_iterations, run.log_sweep)
     policy = q_table.argmax(dim=1)
+    # the greedy policy's return within the time limit, computed exactly, beside the optimum under that limit
     initial = torch.as_tensor(eval_env.unwrapped.initial_state_distrib, dtype=torch.float64, device=device)
     exact_value = float(initial @ time_limited_values(tables, policy, horizon))
     time_dependent_optimum = float(initial @ time_limited_values(tables, None, horizon))
-
-    policy_array = policy.cpu().numpy()
-    eval_returns = evaluate(lambda obs: policy_array[obs], eval_env, args.eval_episodes, args.seed + 100_000)
-    writer.add_scalar("eval/episodic_return", eval_returns.mean(), sweeps)
-    eval_env.close()
-    model_file = None
-    if args.save_model:
-        model_file = os.path.join(run_dir, f"{args.exp_name}.pt")
-        torch.save({"algorithm": SCRIPT, "env_id": args.env_id, "q_table": q_table.cpu()}, model_file)
-    writer.close()
-    summary = {
-        "status": "completed",
-        "eval_mean": float(eval_returns.mean()),
-        "eval_std": float(eval_returns.std()),
-        "eval_returns": eval_returns.tolist(),
-        "exact_value": exact_value,
-        "time_dependent_optimum": time_dependent_optimum,
-        "horizon": horizon,
-        "sweeps": sweeps,
-        "converged": args.model_path is None and sweeps < args.max_iterations,
-        "train_seconds": plan_seconds,
-        "run_dir": run_dir,
-        "model_file": model_file,
-        "args": asdict(args),
-    }
-    write_json_atomically(os.path.join(run_dir, "summary.json"), summary)
+    summary = run.finish(q_table, policy, sweeps, exact_value, time_dependent_optimum, horizon)
     return {**summary, "q_table": q_table, "policy": policy}
 
 
 # ==== bookkeeping: nothing below this line is the algorithm ===============================
+
+
+class Run:
+    """A plan's run folder, TensorBoard log, evaluation and summary.json."""
+
+    def __init__(self, args: Args, eval_env: gym.Env):
+        self.args = args
+        self.name = unique_run_name(args)
+        self.dir = os.path.join(args.log_dir, self.name)
+        self.writer = SummaryWriter(self.dir)
+        self.writer.add_text("hyperparameters", "|param|value|\n|-|-|\n"
+                             + "\n".join(f"|{k}|{v}|" for k, v in asdict(args).items()))
+        self.eval_env = eval_env
+        if args.capture_video:
+            self.eval_env = gym.wrappers.RecordVideo(eval_env, os.path.join(args.video_dir, self.name), name_prefix="eval",
+                                                     episode_trigger=lambda episode: episode % args.eval_episodes == 0)
+        self.plan_seconds = 0.0
+        self.start_time = time.perf_counter()
+
+    def log_sweep(self, sweep: int, residual: float) -> None:
+        self.writer.add_scalar("losses/bellman_residual", residual, sweep)
+        self.plan_seconds = time.perf_counter() - self.start_time
+
+    def finish(self, q_table: torch.Tensor, policy: torch.Tensor, sweeps: int, exact_value: float,
+               time_dependent_optimum: float, horizon: int) -> dict:
+        """Simulates the greedy policy (S,), saves the Q table (S, A) if asked and writes summary.json;
+        returns its contents."""
+        args = self.args
+        policy_array = policy.cpu().numpy()
+        eval_returns = evaluate(lambda obs: policy_array[obs], self.eval_env, args.eval_episodes, args.seed + 100_000)
+        self.writer.add_scalar("eval/episodic_return", eval_returns.mean(), sweeps)
+        self.eval_env.close()
+        model_file = None
+        if args.save_model:
+            model_file = os.path.join(self.dir, f"{args.exp_name}.pt")
+            torch.save({"algorithm": SCRIPT, "env_id": args.env_id, "q_table": q_table.cpu()}, model_file)
+        self.writer.close()
+        summary = {
+            "status": "completed",
+            "eval_mean": float(eval_returns.mean()),
+            "eval_std": float(eval_returns.std()),
+            "eval_returns": eval_returns.tolist(),
+            "exact_value": exact_value,
+            "time_dependent_optimum": time_dependent_optimum,
+            "horizon": horizon,
+            "sweeps": sweeps,
+            "converged": args.model_path is None and sweeps < args.max_iterations,
+            "train_seconds": self.plan_seconds,
+            "run_dir": self.dir,
+            "model_file": model_file,
+            "args": asdict(args),
+        }
+        write_json_atomically(os.path.join(self.dir, "summary.json"), summary)
+        return summary
 
 
 def evaluate(policy: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes: int, seed: int) -> np.ndarray:

@@ -86,7 +86,7 @@ def test_discretizer_bins_each_dimension_and_clips_outside_values(q_table):
     assert discretizer(np.array([0.1, -0.9])) == 0
     assert discretizer(np.array([0.6, 0.0])) == 2 * 3 + 1
     assert discretizer(np.array([5.0, 9.0])) == 11 and discretizer(np.array([-5.0, -9.0])) == 0
-    np.testing.assert_allclose(discretizer.centers(0), [0.125, 0.375, 0.625, 0.875])
+    np.testing.assert_allclose(q_table.bin_centers(discretizer, 0), [0.125, 0.375, 0.625, 0.875])
 
 
 def test_action_repeat_sums_rewards_and_stops_at_the_episode_end(q_table):

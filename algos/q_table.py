@@ -133,8 +133,7 @@ def make_env(args: Args, discretizer: Discretizer | None, render_mode: str | Non
 
 
 def make_vector_env(args: Args, discretizer: Discretizer | None) -> gym.vector.VectorEnv:
-    # SAME_STEP autoreset gives an ending episode's true final observation in
-    # infos["final_obs"] on the step that ends it: one valid transition per copy and step.
+    # SAME_STEP autoreset: infos["final_obs"] holds an ending episode's true final state; every step is a transition
     vector_env_class = gym.vector.AsyncVectorEnv if args.async_envs else gym.vector.SyncVectorEnv
     return vector_env_class([make_env(args, discretizer) for _ in range(args.num_envs)],
                             autoreset_mode=AutoresetMode.SAME_STEP)

@@ -51,7 +51,7 @@ class Args:
     noise: Literal["normal", "ou"] = "normal"  # exploration noise: independent Gaussian or Ornstein–Uhlenbeck (correlated in time)
     exploration_noise: float = 0.1
     """noise scale σ, in half action ranges (high − low) / 2: normal's standard deviation; ou, reset to 0 each episode,
-    has at step t standard deviation σ √(dt (1 − ρ^(2t)) / (1 − ρ²)), ρ = 1 − θ dt: with the default θ and dt
+    has standard deviation at step t σ √(dt (1 − ρ^(2t)) / (1 − ρ²)), ρ = 1 − θ dt: with the default θ and dt
     0.1 σ at step 1, 0.93 σ at 100, 1.61 σ at 500, σ / √(θ (2 − θ dt)) = 1.83 σ at length"""
     ou_theta: float = 0.15  # Ornstein–Uhlenbeck rate of reversion to 0, per unit of time
     ou_dt: float = 0.01  # Ornstein–Uhlenbeck time per environment step

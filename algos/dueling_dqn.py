@@ -19,7 +19,7 @@ import random
 import sys
 import time
 from dataclasses import asdict, dataclass
-from typing import Callable, Literal
+from typing import Callable, Iterable, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -123,6 +123,8 @@ def greedy_policy(q_network: QNetwork, device: torch.device) -> Callable[[np.nda
 
 # ---- the algorithm -----------------------------------------------------------------------
 
+QFunction = Callable[[torch.Tensor], torch.Tensor]  # observations (batch, obs_dim) to action values (batch, n_actions)
+
 
 def linear_schedule(start_e: float, end_e: float, duration: int, t: int) -> float:
     """ε after t steps of a linear fall from start_e to end_e over duration steps."""
@@ -134,7 +136,7 @@ def linear_schedule(start_e: float, end_e: float, duration: int, t: int) -> floa
 def epsilon_greedy(policy: Callable[[np.ndarray], np.ndarray], obs: np.ndarray, epsilon: float, n_actions: int,
                    rng: np.random.Generator) -> np.ndarray:
     """Actions (num_envs,) for observations (num_envs, obs_dim): with probability ε, drawn per
-    copy, a uniformly random action, otherwise the greedy one."""
+    copy, a uniformly random action, otherwise the greedy one. ε: a number, or one per copy (num_envs,)."""
     explore = rng.random(len(obs)) < epsilon
     n_explore = np.count_nonzero(explore)
     if n_explore == len(obs):  # every copy explores: the network is not needed
@@ -146,32 +148,30 @@ def epsilon_greedy(policy: Callable[[np.ndarray], np.ndarray], obs: np.ndarray, 
 
 
 @torch.no_grad()
-def td_target(q_network: nn.Module, target_network: nn.Module, rewards: torch.Tensor, next_observations: torch.Tensor,
+def td_target(q_network: QFunction, target_network: QFunction, rewards: torch.Tensor, next_observations: torch.Tensor,
               terminations: torch.Tensor, gamma: float) -> torch.Tensor:
-    """r + γ (1 − terminated) Q_target(s', argmax_a' Q(s', a')), shape (batch,).
-
-    A truncated transition has terminations = 0 and next_observations = its true final
-    observation, so it bootstraps: the time limit is not part of the state.
-    """
+    """r + γ (1 − terminated) Q_target(s', argmax_a' Q(s', a')), shape (batch,). A truncated transition has
+    terminations = 0 and its true final observation as s', so it bootstraps: the time limit is not in the state."""
     next_actions = q_network(next_observations).argmax(dim=1, keepdim=True)
     next_q_values = target_network(next_observations).gather(1, next_actions).squeeze(1)
     return rewards + gamma * (1.0 - terminations) * next_q_values
 
 
-def learning_step(
-    q_network: nn.Module, target_network: nn.Module, optimizer: torch.optim.Optimizer, data: ReplayBufferSamples,
-    args: Args,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """One gradient step on the TD loss of a minibatch (batch,) from the replay buffer.
-
-    Returns the loss (a scalar) and Q(s, a) (batch,) before the step. Raises
-    FloatingPointError, and takes no step, when the loss is not finite: a step would spread
-    it into every weight.
-    """
-    target = td_target(q_network, target_network, data.rewards.flatten(), data.next_observations,
-                       data.dones.flatten(), args.gamma)
+def td_loss(q_network: QFunction, target_network: QFunction, data: ReplayBufferSamples, gamma: float | torch.Tensor,
+            loss: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The TD loss of a minibatch (batch,) from the replay buffer, a scalar, and Q(s, a) (batch,): a pure
+    function of its inputs, which benchmarks/batched.py maps over the members of a batched run."""
+    target = td_target(q_network, target_network, data.rewards.flatten(), data.next_observations, data.dones.flatten(), gamma)
     q_taken = q_network(data.observations).gather(1, data.actions).squeeze(1)
-    loss = (F.mse_loss if args.loss == "mse" else F.smooth_l1_loss)(q_taken, target)
+    return (F.mse_loss if loss == "mse" else F.smooth_l1_loss)(q_taken, target), q_taken
+
+
+def learning_step(q_network: nn.Module, target_network: nn.Module, optimizer: torch.optim.Optimizer,
+                  data: ReplayBufferSamples, args: Args) -> tuple[torch.Tensor, torch.Tensor]:
+    """One gradient step on td_loss; returns the loss (a scalar) and Q(s, a) (batch,) before the step.
+    Raises FloatingPointError, and takes no step, when the loss is not finite: a step would spread it
+    into every weight."""
+    loss, q_taken = td_loss(q_network, target_network, data, args.gamma, args.loss)
     if not torch.isfinite(loss):
         raise FloatingPointError("non-finite loss")
     optimizer.zero_grad()
@@ -183,10 +183,12 @@ def learning_step(
 
 
 @torch.no_grad()
-def soft_update(target_network: nn.Module, q_network: nn.Module, tau: float) -> None:
-    """θ_target ← θ_target + τ (θ − θ_target) for every parameter: Polyak averaging; τ = 1 copies."""
-    for target_param, param in zip(target_network.parameters(), q_network.parameters()):
-        target_param.lerp_(param, tau)
+def soft_update(target_parameters: Iterable[torch.Tensor], online_parameters: Iterable[torch.Tensor],
+                tau: float | torch.Tensor) -> None:
+    """θ_target ← θ_target + τ (θ − θ_target) for each pair of tensors: Polyak averaging; τ = 1 copies.
+    τ is a number, or a tensor that broadcasts against a pair (one τ per member of a batched run)."""
+    for target, online in zip(target_parameters, online_parameters):
+        target.lerp_(online, tau)
 
 
 def train(args: Args) -> dict:
@@ -236,7 +238,7 @@ def train(args: Args) -> dict:
                     run.losses = learning_step(q_network, target_network, optimizer, batch, args)
                     run.gradient_steps += 1
                 for _ in range(crossings(global_step, args.num_envs, args.target_network_frequency)):
-                    soft_update(target_network, q_network, args.tau)
+                    soft_update(target_network.parameters(), q_network.parameters(), args.tau)
                     run.target_updates += 1
             run.log(global_step, epsilon)
     except FloatingPointError as error:  # stop; the logs so far stay

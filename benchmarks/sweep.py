@@ -33,7 +33,8 @@ import tyro  # noqa: E402
 
 from benchmarks.common import load_algorithm  # noqa: E402
 from benchmarks.sweep_backends import connect_ray, run_local, run_ray, stop_requested  # noqa: E402
-from benchmarks.sweep_grid import Args, UsageError, build_grid, cell_state, command, comparable, parse_with  # noqa: E402
+from benchmarks.sweep_grid import (Args, UsageError, build_grid, cell_state, command, comparable, parse_with,  # noqa: E402
+                                   unit_command, units)
 from benchmarks.sweep_record import Progress, Record  # noqa: E402
 
 
@@ -53,8 +54,8 @@ def main(args: Args, invocation: str = "") -> int:
         load_algorithm(cell.algo), command(cell, out, args.device)[2:], f"{cell.algo}.py options of {cell.key}")))
         for cell in cells}
     if args.dry_run:
-        for cell in cells:
-            print(shlex.join(command(cell, out, args.device)))
+        for unit in units(cells, args.batched):
+            print(shlex.join(unit_command(unit, out, args.device)))
         print(f"{len(cells)} runs into {out}")
         return 0
     gpus: list[int] = []
@@ -76,7 +77,9 @@ def main(args: Args, invocation: str = "") -> int:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         raise UsageError(f"another sweep is running in {out}") from None
-    record = Record(out, args, invocation, suite_name, description, cells)
+    record = Record(out, args, invocation, suite_name, description, cells,
+                    {cell.key: shlex.join(unit_command(unit, out, args.device)) for unit in units(cells, args.batched)
+                     for cell in unit})
     states = {cell.key: cell_state(cell.folder(out), expected[cell.key]) for cell in cells}
     todo = [cell for cell in cells if states[cell.key] != "finished"]
     for cell in cells:
@@ -96,9 +99,9 @@ def main(args: Args, invocation: str = "") -> int:
     stop_requested.clear()
     try:
         if ray is None:
-            run_local(todo, args, out, record, progress, gpus)
+            run_local(units(todo, args.batched), args, out, record, progress, gpus)
         else:
-            run_ray(ray, todo, args, out, record, progress)
+            run_ray(ray, units(todo, args.batched), args, out, record, progress)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

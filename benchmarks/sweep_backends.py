@@ -1,10 +1,12 @@
 """How a sweep (benchmarks/sweep.py) runs its cells: each the real script in a process of its own,
-at most --workers at a time on this machine (spread over its GPUs), or as Ray tasks."""
+or a cell's seeds as members of one process of benchmarks/batched.py; at most --workers processes
+at a time on this machine (spread over its GPUs), or as Ray tasks."""
 
 import contextlib
 import json
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.sweep_grid import Args, Cell, UsageError, clear_for_retry, command, log_tail
+from benchmarks.sweep_grid import Args, Cell, UsageError, clear_for_retry, log_tail, unit_command
 from benchmarks.sweep_record import Progress, Record
 
 # Set by SIGINT (Ctrl-C) and SIGTERM while runs go on; the backends then stop their runs.
@@ -67,12 +69,14 @@ def run_to_end(argv: list[str], log_path: str, environment: dict[str, str]) -> t
         raise
 
 
-def outcome(cell: Cell, out: Path, exit_code: int) -> tuple[str, dict, str]:
-    """(status, record changes, one-line note) of a run that ended with exit_code."""
+def outcome(cell: Cell, out: Path, exit_code: int, alone: bool = True) -> tuple[str, dict, str]:
+    """(status, record changes, one-line note) of a run whose process ended with exit_code. A member
+    of a batched process completed when its own summary says so: another member's failure sets the
+    process's exit status."""
     folder = cell.folder(out)
     summaries = [json.loads(path.read_text()) for path in sorted(folder.glob("*/summary.json"))]
     summary = summaries[-1] if summaries else {}
-    if exit_code == 0 and summary.get("status") == "completed":
+    if (exit_code == 0 or not alone) and summary.get("status") == "completed":
         mean, std = summary.get("eval_mean"), summary.get("eval_std")
         note = f"greedy eval {mean:.3g} ± {std:.3g}" if mean is not None else "completed"
         return "completed", {"exit_code": 0, "log_tail": ""}, note
@@ -80,6 +84,35 @@ def outcome(cell: Cell, out: Path, exit_code: int) -> tuple[str, dict, str]:
     cause = f"killed by signal {-exit_code}" if exit_code < 0 else f"exit status {exit_code}"
     last = tail.splitlines()[-1] if tail else "(empty log)"
     return "failed", {"exit_code": exit_code, "log_tail": tail}, f"{cause}: {last}"
+
+
+def unit_log(unit: list[Cell], out: Path) -> Path:
+    """Where a process writes its log: its first cell's run.log (shared() copies it to the others')."""
+    return unit[0].folder(out) / "run.log"
+
+
+def start_unit(unit: list[Cell], out: Path, record: Record, progress: Progress) -> None:
+    for cell in unit:
+        clear_for_retry(cell.folder(out))
+        record.update(cell, status="running", attempts=record.cells[cell.key]["attempts"] + 1)
+        progress.started(cell)
+
+
+def end_unit(unit: list[Cell], out: Path, record: Record, progress: Progress, exit_code: int, seconds: float) -> None:
+    for cell in unit[1:]:
+        shutil.copyfile(unit_log(unit, out), cell.folder(out) / "run.log")
+    for cell in unit:
+        status, changes, note = outcome(cell, out, exit_code, alone=len(unit) == 1)
+        record.update(cell, status=status, wall_seconds=seconds, **changes)
+        progress.ended(cell, status, seconds, note)
+
+
+def interrupt_unit(unit: list[Cell], out: Path, record: Record, **changes) -> None:
+    for cell in unit[1:]:
+        with contextlib.suppress(FileNotFoundError):
+            shutil.copyfile(unit_log(unit, out), cell.folder(out) / "run.log")
+    for cell in unit:
+        record.update(cell, status="interrupted", log_tail=log_tail(cell.folder(out) / "run.log"), **changes)
 
 
 def child_environment(args: Args) -> dict[str, str]:
@@ -90,42 +123,37 @@ def child_environment(args: Args) -> dict[str, str]:
 # ---- backends ----------------------------------------------------------------------------
 
 
-def run_local(cells: list[Cell], args: Args, out: Path, record: Record, progress: Progress, gpus: list[int]) -> None:
-    """At most --workers runs at a time (and --runs-per-gpu per GPU), polled until all end."""
-    waiting = list(cells)
-    running: dict[str, tuple[Cell, subprocess.Popen, float, int | None]] = {}
+def run_local(units: list[list[Cell]], args: Args, out: Path, record: Record, progress: Progress,
+              gpus: list[int]) -> None:
+    """At most --workers processes at a time (and --runs-per-gpu per GPU), polled until all end."""
+    waiting = list(units)
+    running: dict[int, tuple[list[Cell], subprocess.Popen, float, int | None]] = {}
     load = {gpu: 0 for gpu in gpus}
     while (waiting or running) and not stop_requested.is_set():
         while waiting and len(running) < args.workers:
             gpu = pick_gpu(load, args.runs_per_gpu) if gpus else None
             if gpus and gpu is None:
                 break
-            cell = waiting.pop(0)
+            unit = waiting.pop(0)
             environment = child_environment(args)
             if gpu is not None:
                 load[gpu] += 1
                 environment["CUDA_VISIBLE_DEVICES"] = str(gpu)
-            clear_for_retry(cell.folder(out))
-            record.update(cell, status="running", attempts=record.cells[cell.key]["attempts"] + 1)
-            process = launch(command(cell, out, args.device), str(cell.folder(out) / "run.log"), environment)
-            running[cell.key] = (cell, process, time.perf_counter(), gpu)
-            progress.started(cell)
-        for key, (cell, process, start, gpu) in list(running.items()):
+            start_unit(unit, out, record, progress)
+            process = launch(unit_command(unit, out, args.device), str(unit_log(unit, out)), environment)
+            running[id(unit)] = (unit, process, time.perf_counter(), gpu)
+        for key, (unit, process, start, gpu) in list(running.items()):
             if process.poll() is None:
                 continue
             del running[key]
             if gpu is not None:
                 load[gpu] -= 1
-            seconds = time.perf_counter() - start
-            status, changes, note = outcome(cell, out, process.returncode)
-            record.update(cell, status=status, wall_seconds=seconds, **changes)
-            progress.ended(cell, status, seconds, note)
+            end_unit(unit, out, record, progress, process.returncode, time.perf_counter() - start)
         progress.tick()
         stop_requested.wait(0.2)
-    for cell, process, _, _ in running.values():
+    for unit, process, _, _ in running.values():
         stop(process)
-        record.update(cell, status="interrupted", exit_code=process.returncode,
-                      log_tail=log_tail(cell.folder(out) / "run.log"))
+        interrupt_unit(unit, out, record, exit_code=process.returncode)
 
 
 def connect_ray(args: Args):
@@ -152,32 +180,28 @@ def connect_ray(args: Args):
     return ray
 
 
-def run_ray(ray, cells: list[Cell], args: Args, out: Path, record: Record, progress: Progress) -> None:
-    """Every run as a Ray task asking for --cpus-per-run CPUs and 1/--runs-per-gpu of a GPU on cuda."""
+def run_ray(ray, units: list[list[Cell]], args: Args, out: Path, record: Record, progress: Progress) -> None:
+    """Every process as a Ray task asking for --cpus-per-run CPUs and 1/--runs-per-gpu of a GPU on cuda."""
     gpu_share = 1.0 / args.runs_per_gpu if args.device.startswith("cuda") else 0.0
     # the task's code travels with it: a worker need not find this module on its own path
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     task = ray.remote(run_to_end).options(num_cpus=args.cpus_per_run, num_gpus=gpu_share, max_retries=0)
     pending = {}
-    for cell in cells:
-        clear_for_retry(cell.folder(out))
-        record.update(cell, status="running", attempts=record.cells[cell.key]["attempts"] + 1)
-        argv = command(cell, out, args.device)
-        pending[task.remote(argv, str(cell.folder(out) / "run.log"), child_environment(args))] = cell
-        progress.started(cell)
+    for unit in units:
+        start_unit(unit, out, record, progress)
+        argv = unit_command(unit, out, args.device)
+        pending[task.remote(argv, str(unit_log(unit, out)), child_environment(args))] = unit
     while pending and not stop_requested.is_set():
         ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
         for ref in ready:
-            cell = pending.pop(ref)
+            unit = pending.pop(ref)
             try:
                 exit_code, seconds = ray.get(ref)
             except ray.exceptions.RayError as err:
                 exit_code, seconds = -signal.SIGKILL, 0.0
-                with open(cell.folder(out) / "run.log", "a") as log:
+                with open(unit_log(unit, out), "a") as log:
                     log.write(f"\nRay: {str(err).splitlines()[0]}\n")
-            status, changes, note = outcome(cell, out, exit_code)
-            record.update(cell, status=status, wall_seconds=seconds, **changes)
-            progress.ended(cell, status, seconds, note)
+            end_unit(unit, out, record, progress, exit_code, seconds)
         progress.tick()
     if pending:
         # a cancelled task (not forced) gets a KeyboardInterrupt, on which it stops its run
@@ -185,7 +209,5 @@ def run_ray(ray, cells: list[Cell], args: Args, out: Path, record: Record, progr
             ray.cancel(ref)
         with contextlib.suppress(Exception):
             ray.wait(list(pending), num_returns=len(pending), timeout=10.0)
-        for cell in pending.values():
-            record.update(cell, status="interrupted", log_tail=log_tail(cell.folder(out) / "run.log"))
-
-
+        for unit in pending.values():
+            interrupt_unit(unit, out, record)

@@ -26,6 +26,8 @@ else:
 
 SUITES = ROOT / "benchmarks" / "suites"
 SWEEP_FLAGS = ("env_id", "seed", "log_dir", "device")
+# the scripts whose seeds benchmarks/batched.py runs as members of one process
+BATCHED_ALGORITHMS = ("dqn", "double_dqn", "dueling_dqn")
 LOG_TAIL_LINES = 20
 
 
@@ -61,6 +63,9 @@ class Args:
     """with --backend ray: the cluster to join, auto or HOST:PORT; None starts a local Ray instance"""
     cpus_per_run: float = 1.0
     """with --backend ray: CPUs each task asks for"""
+    batched: bool = True
+    """run the seeds of a cell (same algorithm, env and options) as one process of benchmarks/batched.py, one
+    member per seed, where it has the algorithm (dqn, double_dqn, dueling_dqn); --no-batched: a process per seed"""
     dry_run: bool = False
     """print the grid's commands and exit without running anything"""
 
@@ -88,8 +93,9 @@ class Cell:
     def key(self) -> str:
         return f"{self.algo} {self.env_id} seed {self.seed}"
 
-    def folder(self, out: Path) -> Path:
-        return out / "runs" / self.algo / self.env_id.replace("/", "_") / f"seed_{self.seed}"
+    def folder(self, out: Path, seed: str | None = None) -> Path:
+        """The cell's folder; with seed="{seed}", the template of its seeds' folders."""
+        return out / "runs" / self.algo / self.env_id.replace("/", "_") / f"seed_{self.seed if seed is None else seed}"
 
 
 def available_algorithms() -> list[str]:
@@ -278,6 +284,27 @@ def command(cell: Cell, out: Path, device: str) -> list[str]:
         # a run spread over GPUs sees only its own, through CUDA_VISIBLE_DEVICES
         tokens += ["--device", device]
     return [sys.executable, str(ALGOS / f"{cell.algo}.py"), *tokens, *cell.options]
+
+
+def units(cells: list[Cell], batched: bool) -> list[list[Cell]]:
+    """The processes of a sweep: each cell alone, or with `batched` the seeds of one algorithm, env
+    and options together, as members of one process of benchmarks/batched.py."""
+    groups: dict[tuple, list[Cell]] = {}
+    for cell in cells:
+        together = batched and cell.algo in BATCHED_ALGORITHMS
+        groups.setdefault((cell.algo, cell.env_id, tuple(cell.options)) if together else (cell.key,), []).append(cell)
+    return list(groups.values())
+
+
+def unit_command(unit: list[Cell], out: Path, device: str) -> list[str]:
+    """The command of one process: the script's for a cell alone, else benchmarks/batched.py's, which
+    writes each seed's run into that seed's own cell folder."""
+    if len(unit) == 1:
+        return command(unit[0], out, device)
+    cell = unit[0]
+    return [sys.executable, str(ROOT / "benchmarks" / "batched.py"), "--algorithm", cell.algo, "--env-id",
+            cell.env_id, "--seeds", *(str(member.seed) for member in unit),
+            "--log-dir", str(cell.folder(out.resolve(), seed="{seed}")), "--device", device, *cell.options]
 
 
 def comparable(args: dict) -> dict:

@@ -5,12 +5,11 @@ import importlib.metadata
 import json
 import os
 import platform
-import shlex
 import sys
 import time
 from pathlib import Path
 
-from benchmarks.sweep_grid import Args, Cell, command
+from benchmarks.sweep_grid import Args, Cell
 
 
 # ---- the record: sweep.json --------------------------------------------------------------
@@ -37,7 +36,8 @@ class Record:
     """OUT/sweep.json: the sweep's cells and what became of each."""
 
     def __init__(self, out: Path, args: Args, invocation: str, suite_name: str | None, description: str,
-                 cells: list[Cell]):
+                 cells: list[Cell], commands: dict[str, str]):
+        """commands: each cell's key -> the command line of the process that runs it."""
         self.path = out / "sweep.json"
         earlier = {}
         if self.path.exists():
@@ -50,7 +50,7 @@ class Record:
             before = earlier.get((cell.algo, cell.env_id, cell.seed), {})
             entry = {"algo": cell.algo, "env_id": cell.env_id, "seed": cell.seed, "reference": cell.reference,
                      "threshold": cell.threshold, "folder": str(cell.folder(out).relative_to(out)),
-                     "command": shlex.join(command(cell, out, args.device)), "status": "pending",
+                     "command": commands[cell.key], "status": "pending",
                      "exit_code": None, "log_tail": "", "wall_seconds": before.get("wall_seconds"),
                      "attempts": before.get("attempts", 0)}
             self.cells[cell.key] = current[cell.algo, cell.env_id, cell.seed] = entry

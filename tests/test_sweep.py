@@ -92,6 +92,12 @@ def test_a_failing_run_is_recorded_and_the_others_complete(broken_sweep):
         log = (out / failed["folder"] / "run.log").read_text().splitlines()
         assert log[0] == failed["command"] and "algos/q_table.py" in log[0] and f"--seed {seed}" in log[0]
     assert result.stderr.count("failed: q_table CartPole-v1") == 2
+    # dqn's two seeds ran as the members of one batched process, each into its own cell folder
+    assert record["dqn", 1]["command"] == record["dqn", 2]["command"]
+    assert "benchmarks/batched.py --algorithm dqn" in record["dqn", 1]["command"]
+    assert "--seeds 1 2" in record["dqn", 1]["command"]
+    for seed in (1, 2):
+        assert (out / record["dqn", seed]["folder"] / "run.log").read_text().startswith(record["dqn", 1]["command"])
 
 
 def test_report_on_a_partial_sweep_names_the_failed_runs(broken_sweep, tmp_path):
@@ -214,6 +220,21 @@ def test_options_go_to_the_scripts_that_have_them(tmp_path, capsys):
         assert "--gamma 0.9" in line and "--device cpu" in line and "--env-id FrozenLake-v1" in line
         assert ("--total-timesteps 1000" in line) == ("algos/q_table.py" in line)
     assert sum("--seed 2 " in line for line in commands) == 2
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_the_seeds_of_a_cell_run_as_one_batched_process_unless_told_not_to(tmp_path, capsys, batched):
+    status = sweep.main(sweep.Args(algos=("dqn", "q_table"), env_ids=("CartPole-v1",), num_seeds=3, batched=batched,
+                                   out=str(tmp_path / "out"), dry_run=True))
+    commands = capsys.readouterr().out.splitlines()[:-1]
+    dqn_commands = [line for line in commands if "dqn" in line]
+    assert status == 0 and sum("algos/q_table.py" in line for line in commands) == 3
+    if batched:
+        (line,) = dqn_commands
+        assert "benchmarks/batched.py --algorithm dqn --env-id CartPole-v1 --seeds 1 2 3" in line
+        assert str(tmp_path / "out" / "runs" / "dqn" / "CartPole-v1" / "seed_{seed}") in line
+    else:
+        assert len(dqn_commands) == 3 and all("algos/dqn.py" in line for line in dqn_commands)
 
 
 def test_classic_suite_covers_every_algorithm_on_its_flagship_env():

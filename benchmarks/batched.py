@@ -1,0 +1,248 @@
+"""Many runs of one algorithm in one process: the seed axis of a sweep as one vectorized run.
+
+Each member is its own run of the algorithm's script (seed, scalar hyperparameters, env copies,
+replay buffer, networks, optimizer state, run folder, summary.json), and the algorithm is the
+script's own: its networks, its TD loss and target (mapped over the members with torch.func's
+vmap), its ε schedule, ε-greedy and run bookkeeping. What this file adds is the member axis:
+parameters stacked over members, one Adam step for all of them, one replay buffer with a member
+axis, one vector env of all members' copies (benchmarks/members.py).
+
+    python -m benchmarks.batched --algorithm dqn --env-id CartPole-v1 --seeds 1 2 3 4 5
+
+Takes the script's own options (one value for all members) and prints one line per member.
+"""
+
+import dataclasses
+import math
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Annotated, Any, Callable, Literal
+
+if __package__ in (None, ""):  # run as `python benchmarks/batched.py`: make `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import tyro  # noqa: E402
+from torch.func import grad, vmap  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from benchmarks.common import load_algorithm  # noqa: E402
+from benchmarks.members import (MemberEnvs, MemberReplayBuffer, MemberRuns, StackedAdam, StackedNetworks,  # noqa: E402
+                                UsageError, broadcastable, clip_grad_norms, member_args, member_values)
+
+DQN_FAMILY = ("dqn", "double_dqn", "dueling_dqn")
+ALGORITHMS = DQN_FAMILY
+EnvBackend = Literal["auto", "sync", "numpy"]
+
+
+def env_backend(backend: EnvBackend, env_id: str) -> str:
+    """auto: the env's own NumPy vector implementation where it has one, else SyncVectorEnv."""
+    has_vector = gym.spec(env_id).vector_entry_point is not None and "Jax" not in str(gym.spec(env_id).vector_entry_point)
+    if backend == "numpy" and not has_vector:
+        raise UsageError(f"--env-backend numpy: {env_id} has no NumPy vector implementation; use sync")
+    return ("numpy" if has_vector else "sync") if backend == "auto" else backend
+
+
+class Progress:
+    """One progress bar (a terminal) or a plain line every tenth of the run, for all members."""
+
+    def __init__(self, name: str, n_members: int, total_timesteps: int, enabled: bool):
+        self.name, self.n_members, self.total = name, n_members, total_timesteps
+        self.bar = tqdm(total=total_timesteps, unit="step", disable=not (enabled and sys.stderr.isatty()))
+        self.plain = enabled and self.bar.disable
+        self.start_time, self.printed = time.perf_counter(), 0
+
+    def update(self, global_step: int) -> None:
+        agent_sps = int(self.n_members * global_step / (time.perf_counter() - self.start_time))
+        self.bar.update(global_step - self.bar.n)
+        self.bar.set_postfix(agent_SPS=agent_sps)
+        if self.plain and global_step * 10 // max(self.total, 1) > self.printed:
+            self.printed = global_step * 10 // max(self.total, 1)
+            print(f"{self.name}: step {global_step}/{self.total} of {self.n_members} members, "
+                  f"{agent_sps} agent steps/s in all", flush=True)
+
+    def close(self) -> float:
+        self.bar.close()
+        return time.perf_counter() - self.start_time
+
+
+def dqn_gradients(module: ModuleType, q_network: StackedNetworks, loss: str, compile: bool) -> Callable:
+    """The gradient of each member's td_loss (its script's own) on the member's own minibatch: a function
+    of (params, target params, buffers, minibatch with fields (N, batch, ...), γ (N,)) that returns
+    (gradients, (losses (N,), Q(s, a) (N, batch))). compile: through torch.compile, which fuses the many
+    small operations that vmap otherwise dispatches one by one (benchmarks/results/batched.md)."""
+
+    def member_loss(params, target, buffers, member_data, member_gamma):
+        member_loss, q_taken = module.td_loss(q_network.function(params, buffers), q_network.function(target, buffers),
+                                              member_data, member_gamma, loss)
+        return member_loss, (member_loss, q_taken)
+
+    gradients = vmap(grad(member_loss, has_aux=True))
+    return torch.compile(gradients) if compile else gradients
+
+
+def dqn_learning_step(gradients_of: Callable, q_network: StackedNetworks, target_params: dict[str, torch.Tensor],
+                      optimizer: StackedAdam, data: Any, gamma: torch.Tensor,
+                      max_grad_norm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every member's learning step of its script: the gradients of dqn_gradients, each member's clipped
+    to its own max_grad_norm (N,) (inf: none), then one Adam step. Returns the losses (N,) and Q(s, a)
+    (N, batch) before the step. A member whose loss is not finite takes no step, now or later: its
+    script stops there."""
+    gradients, (losses, q_taken) = gradients_of(q_network.params, target_params, q_network.buffers, data, gamma)
+    gradients = list(gradients.values())
+    finite = torch.isfinite(losses)
+    if not bool(finite.all()):
+        for i in np.flatnonzero(~finite.cpu().numpy()):
+            optimizer.freeze(i)
+        gradients = [torch.where(broadcastable(finite, g), g, 0.0) for g in gradients]
+    if bool(torch.isfinite(max_grad_norm).any()):
+        gradients = clip_grad_norms(gradients, max_grad_norm)
+    optimizer.step(gradients)
+    return losses, q_taken
+
+
+def train_dqn_family(module: ModuleType, algorithm: str, args: Any, members: list[dict],
+                     backend: EnvBackend = "auto", compile: bool = False) -> list[dict]:
+    """Train one member per entry of `members` (its own options, e.g. {"seed": 2, "learning_rate": 3e-4})
+    on `args` otherwise; returns each member's summary as its script's train() returns it. compile: the
+    gradient step and the greedy action through torch.compile (a few seconds' start, then faster)."""
+    all_args = member_args(module, algorithm, args, members)
+    n, e = len(all_args), args.num_envs
+    device = module.resolve_device(args.device)
+    envs = MemberEnvs(module, all_args, env_backend(backend, args.env_id))
+    n_actions, obs_dim = int(envs.single_action_space.n), envs.single_observation_space.shape[0]
+    networks = []
+    for one in all_args:
+        module.seed_everything(one.seed, one.torch_deterministic)  # each network starts as its script's would
+        networks.append(module.QNetwork(obs_dim, n_actions, args.hidden_sizes).to(device))
+        if one.model_path is not None:
+            module.load_model(networks[-1], one.model_path, one, device)
+    q_network = StackedNetworks(networks)
+    target_params = q_network.clone_params()
+    optimizer = StackedAdam(q_network.parameter_list(), member_values(all_args, "learning_rate", device))
+    gamma = member_values(all_args, "gamma", device)
+    max_grad_norm = member_values(all_args, "max_grad_norm", device, missing=math.inf)
+    taus = [one.tau for one in all_args]
+    tau = member_values(all_args, "tau", device)
+    buffer = MemberReplayBuffer(n, args.buffer_size, (obs_dim,), (1,), torch.long, device, all_args[0].seed)
+    policies = [module.greedy_policy(network, device) for network in networks]
+    runs = MemberRuns(module, all_args, policies)
+    progress = Progress(f"batched {algorithm}", n, args.total_timesteps, args.progress)
+    rng = np.random.default_rng([one.seed for one in all_args])
+    exploration_steps = [int(one.exploration_fraction * one.total_timesteps) for one in all_args]
+
+    gradients_of = dqn_gradients(module, q_network, args.loss, compile)
+
+    @torch.no_grad()
+    def greedy(obs: np.ndarray) -> np.ndarray:
+        if device.type == "cpu":  # each member's own policy, the script's NumPy fast path: cheaper here than vmap
+            return np.concatenate([policy(part) for policy, part in zip(policies, np.split(obs, n))])
+        return q_network(torch.as_tensor(obs, device=device).view(n, -1, obs_dim)).argmax(dim=-1).flatten().cpu().numpy()
+
+    losses, gradient_steps, target_updates, global_step = None, 0, 0, 0
+    obs = envs.reset()
+    while global_step < args.total_timesteps and runs.active.any():
+        epsilon = np.array([module.linear_schedule(one.start_e, one.end_e, steps, global_step)
+                            for one, steps in zip(all_args, exploration_steps)])
+        actions = module.epsilon_greedy(greedy, obs, np.repeat(epsilon, e), n_actions, rng)
+        step = envs.step(actions)
+        global_step += e
+        buffer.add(obs.reshape(n, e, obs_dim), step.real_next_obs.reshape(n, e, obs_dim), actions.reshape(n, e, 1),
+                   step.rewards.reshape(n, e), step.terminations.reshape(n, e),
+                   None if step.valid is None else step.valid.reshape(n, e))
+        obs = step.next_obs
+        runs.record_episodes(global_step, step)
+
+        if global_step > args.learning_starts:
+            for _ in range(module.crossings(global_step, e, args.train_frequency)):
+                losses = dqn_learning_step(gradients_of, q_network, target_params, optimizer,
+                                           buffer.sample(args.batch_size), gamma, max_grad_norm)
+                for i in np.flatnonzero(~torch.isfinite(losses[0]).cpu().numpy() & runs.active):
+                    runs.fail(i, f"non-finite loss at step {global_step}", global_step)
+                gradient_steps += 1
+            for _ in range(module.crossings(global_step, e, args.target_network_frequency)):
+                targets, online = q_network.parameter_list(target_params), q_network.parameter_list()
+                if len(set(taus)) == 1:
+                    module.soft_update(targets, online, taus[0])
+                else:
+                    for target_tensor, online_tensor in zip(targets, online):
+                        module.soft_update([target_tensor], [online_tensor], broadcastable(tau, target_tensor))
+                target_updates += 1
+
+        if (module.crossings(global_step, e, 1000) or global_step >= args.total_timesteps
+                or module.crossings(global_step, e, args.eval_frequency)):
+            for i in np.flatnonzero(runs.active):
+                run = runs.runs[i]
+                run.gradient_steps, run.target_updates = gradient_steps, target_updates
+                run.losses = None if losses is None else (losses[0][i], losses[1][i])
+                run.log(global_step, float(epsilon[i]))
+            progress.update(global_step)
+    progress.close()
+    summaries = []
+    for i, run in enumerate(runs.runs):
+        model = {"hidden_sizes": list(args.hidden_sizes), "q_network": q_network.state_dict(i)}
+        summaries.append(run.finish(runs.final_step(i, global_step), model, q_network=networks[i],
+                                    replay_buffer=buffer))
+    envs.close()
+    return summaries
+
+
+TRAINERS = {name: train_dqn_family for name in DQN_FAMILY}
+
+
+def cli_options(module: ModuleType) -> type:
+    """The script's Args with the batched run's own options added."""
+    return dataclasses.make_dataclass("BatchedArgs", [
+        ("seeds", Annotated[tuple[int, ...] | None, tyro.conf.arg(
+            help="one member per seed (default: --seed alone); each member's run is its own")], None),
+        ("compile", Annotated[bool, tyro.conf.arg(
+            help="the gradient step and the greedy action through torch.compile: a few seconds' start, "
+                 "then faster (--no-compile: plain vmap)")], True),
+        ("env_backend", Annotated[EnvBackend, tyro.conf.arg(
+            help="auto: the env's NumPy vector implementation where it has one (CartPole-v1), else sync: "
+                 "SyncVectorEnv of the script's env, seeded as the script seeds it")], "auto"),
+    ], bases=(module.Args,))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--algorithm" not in argv or argv.index("--algorithm") + 1 >= len(argv):
+        print(f"batched: error: --algorithm is required: one of {', '.join(ALGORITHMS)}", file=sys.stderr)
+        return 2
+    at = argv.index("--algorithm")
+    algorithm = argv[at + 1]
+    del argv[at:at + 2]
+    if algorithm not in ALGORITHMS:
+        print(f"batched: error: --algorithm {algorithm!r} does not run batched; choose from {', '.join(ALGORITHMS)}",
+              file=sys.stderr)
+        return 2
+    module = load_algorithm(algorithm)
+    options = tyro.cli(cli_options(module), args=argv, prog=f"python -m benchmarks.batched --algorithm {algorithm}")
+    script_fields = {field.name for field in dataclasses.fields(module.Args)}
+    args = module.Args(**{name: getattr(options, name) for name in script_fields})
+    seeds = options.seeds if options.seeds is not None else (args.seed,)
+    # a {seed} in --log-dir gives each member a folder of its own (as a sweep's cells have)
+    members = [{"seed": seed, "log_dir": args.log_dir.replace("{seed}", str(seed))} for seed in seeds]
+    try:
+        summaries = TRAINERS[algorithm](module, algorithm, args, members, options.env_backend, options.compile)
+    except (UsageError, module.UsageError) as error:
+        print(f"batched: error: {error}", file=sys.stderr)
+        return 2
+    failed = 0
+    for seed, summary in zip(seeds, summaries):
+        if summary["status"] == "completed":
+            print(f"seed {seed}: greedy evaluation {summary['eval_mean']:.2f} ± {summary['eval_std']:.2f} over "
+                  f"{len(summary['eval_returns'])} episodes; run folder {summary['run_dir']}")
+        else:
+            failed += 1
+            print(f"seed {seed}: {summary['status']}; logs kept in {summary['run_dir']}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

@@ -191,7 +191,7 @@ def dqn_gradient_steps_per_second(steps: int) -> float:
     for step in range(steps):
         dqn.learning_step(q_network, target_network, optimizer, replay_buffer.sample(args.batch_size), args)
         if (step + 1) % gradient_steps_per_target_copy == 0:
-            dqn.soft_update(target_network, q_network, args.tau)
+            dqn.soft_update(target_network.parameters(), q_network.parameters(), args.tau)
     return steps / (time.perf_counter() - start)
 
 

@@ -126,8 +126,11 @@ def train_dqn_family(module: ModuleType, algorithm: str, args: Any, members: lis
     optimizer = StackedAdam(q_network.parameter_list(), member_values(all_args, "learning_rate", device))
     gamma = member_values(all_args, "gamma", device)
     max_grad_norm = member_values(all_args, "max_grad_norm", device, missing=math.inf)
-    taus = [one.tau for one in all_args]
+    # the stacks are updated in place: their lists, and each member's τ shaped per tensor, hold for the run
+    target_list, online_list = q_network.parameter_list(target_params), q_network.parameter_list()
+    uniform_tau = len({one.tau for one in all_args}) == 1
     tau = member_values(all_args, "tau", device)
+    tau_per_tensor = [broadcastable(tau, tensor) for tensor in target_list]
     buffer = MemberReplayBuffer(n, args.buffer_size, (obs_dim,), (1,), torch.long, device, all_args[0].seed)
     policies = [module.greedy_policy(network, device) for network in networks]
     runs = MemberRuns(module, all_args, policies)
@@ -165,12 +168,11 @@ def train_dqn_family(module: ModuleType, algorithm: str, args: Any, members: lis
                     runs.fail(i, f"non-finite loss at step {global_step}", global_step)
                 gradient_steps += 1
             for _ in range(module.crossings(global_step, e, args.target_network_frequency)):
-                targets, online = q_network.parameter_list(target_params), q_network.parameter_list()
-                if len(set(taus)) == 1:
-                    module.soft_update(targets, online, taus[0])
+                if uniform_tau:
+                    module.soft_update(target_list, online_list, all_args[0].tau)
                 else:
-                    for target_tensor, online_tensor in zip(targets, online):
-                        module.soft_update([target_tensor], [online_tensor], broadcastable(tau, target_tensor))
+                    for target_tensor, online_tensor, member_tau in zip(target_list, online_list, tau_per_tensor):
+                        module.soft_update([target_tensor], [online_tensor], member_tau)
                 target_updates += 1
 
         if (module.crossings(global_step, e, 1000) or global_step >= args.total_timesteps

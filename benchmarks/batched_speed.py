@@ -1,11 +1,12 @@
 """Agent steps per second of N seeds as one batched process (benchmarks/batched.py) against the
-same N seeds run the way a sweep runs them without it: one process of the script per seed, at
-most --workers at a time, one torch thread each.
+same N seeds as one process of the script each: the same sweep (benchmarks/sweep.py) of one cell,
+with --batched (one process, every core's torch thread) and with --no-batched (--workers
+processes at a time, one torch thread each).
 
-Both sides run the same command-line options and count the same work: N seeds × --total-timesteps
-env steps, with their gradient steps, the final evaluation and each process's start-up, timed
-from launch to the last exit. The batched process gets every core's torch thread (it is the only
-process); N takes each value in turn, the two sides alternating.
+Both sides run the same options and count the same work: N seeds × --total-timesteps env steps,
+with their gradient steps, the final evaluation and each process's start-up, timed from the
+sweep's start to its end. N takes each value in turn, the two sides one after the other (a cell of
+one seed runs as the script itself, batched or not).
 
     python -m benchmarks.batched_speed                                  # dqn, 64-64 networks, N = 1 4 16 64
     python -m benchmarks.batched_speed --hidden-sizes 256 256           # dqn.py's default networks
@@ -13,6 +14,7 @@ process); N takes each value in turn, the two sides alternating.
 """
 
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -25,7 +27,7 @@ if __package__ in (None, ""):  # run as `python benchmarks/batched_speed.py`: ma
 
 import tyro  # noqa: E402
 
-from benchmarks.common import ALGOS, ROOT  # noqa: E402
+from benchmarks.common import ROOT  # noqa: E402
 
 
 @dataclass
@@ -37,40 +39,22 @@ class Args:
     total_timesteps: int = 10_000  # env steps per seed
     hidden_sizes: tuple[int, ...] = (64, 64)  # widths of the Q-networks' hidden layers
     device: str = "cpu"  # device of the batched process (the per-seed processes run on the CPU)
-    env_backend: str = "auto"  # the batched process's --env-backend
     workers: int = os.cpu_count() or 1  # per-seed processes at a time, as a sweep's --workers
 
 
-def options(args: Args, log_dir: str) -> list[str]:
-    return ["--env-id", args.env_id, "--total-timesteps", str(args.total_timesteps), "--hidden-sizes",
-            *map(str, args.hidden_sizes), "--log-dir", log_dir, "--no-progress"]
-
-
-def batched_seconds(args: Args, n: int) -> float:
-    with tempfile.TemporaryDirectory() as log_dir:
+def sweep_seconds(args: Args, n: int, batched: bool) -> float:
+    """Wall seconds of a sweep of seeds 1..n of one cell, batched or one process per seed."""
+    cores = os.cpu_count() or 1
+    extra = ["--total-timesteps", str(args.total_timesteps), "--hidden-sizes", *map(str, args.hidden_sizes),
+             "--no-progress"]
+    with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
-        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "batched.py"), "--algorithm", args.algorithm,
-                        "--seeds", *map(str, range(1, n + 1)), "--device", args.device, "--env-backend",
-                        args.env_backend, *options(args, log_dir)], check=True, capture_output=True)
-        return time.perf_counter() - start
-
-
-def per_process_seconds(args: Args, n: int) -> float:
-    environment = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    with tempfile.TemporaryDirectory() as log_dir:
-        start = time.perf_counter()
-        waiting, running = list(range(1, n + 1)), []
-        while waiting or running:
-            while waiting and len(running) < args.workers:
-                running.append(subprocess.Popen(
-                    [sys.executable, str(ALGOS / f"{args.algorithm}.py"), "--seed", str(waiting.pop(0)), "--device",
-                     "cpu", *options(args, log_dir)], env=environment, stdout=subprocess.DEVNULL))
-            for process in running[:]:
-                if process.poll() is not None:
-                    running.remove(process)
-                    if process.returncode != 0:
-                        raise RuntimeError(f"{args.algorithm}.py exited with {process.returncode}")
-            time.sleep(0.05)
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "sweep.py"), "--algos", args.algorithm, "--env-ids",
+                        args.env_id, "--seeds", *map(str, range(1, n + 1)), "--out", out,
+                        "--extra=" + shlex.join(extra), "--batched" if batched else "--no-batched",
+                        "--device", args.device if batched else "cpu",
+                        "--workers", "1" if batched else str(args.workers),
+                        "--threads-per-run", str(cores) if batched else "1"], check=True, capture_output=True)
         return time.perf_counter() - start
 
 
@@ -81,9 +65,9 @@ def main(args: Args) -> None:
     print("| N | batched agent steps/s | one process per seed, agent steps/s | ratio |\n|-|-|-|-|")
     for n in args.members:
         steps = n * args.total_timesteps
-        batched = steps / batched_seconds(args, n)
+        batched = steps / sweep_seconds(args, n, batched=True)
         if n <= args.per_process_members:
-            per_process = steps / per_process_seconds(args, n)
+            per_process = steps / sweep_seconds(args, n, batched=False)
             print(f"| {n} | {batched:,.0f} | {per_process:,.0f} | {batched / per_process:.2f}× |", flush=True)
         else:
             print(f"| {n} | {batched:,.0f} | – | – |", flush=True)

@@ -202,7 +202,7 @@ class VectorStep(NamedTuple):
     terminations: np.ndarray
     valid: np.ndarray | None  # the copies whose step is a transition; None: all
     ended: np.ndarray  # the copies whose episode ended on this step
-    episode_returns: np.ndarray  # for copies where one ended: its undiscounted return
+    episode_returns: np.ndarray  # the undiscounted return of each episode that ended, in copy order
     episode_lengths: np.ndarray  # and its length
 
 
@@ -252,10 +252,13 @@ class MemberEnvs:
                 real_next_obs = next_obs.copy()
                 for i in np.flatnonzero(infos["_final_obs"]):
                     real_next_obs[i] = infos["final_obs"][i]
-        counted = np.ones(self.n_copies, dtype=bool) if valid is None else valid
-        self.returns += np.where(counted, rewards, 0.0)
-        self.lengths += counted
-        episode_returns, episode_lengths = self.returns.copy(), self.lengths.copy()
+        if valid is None:
+            self.returns += rewards
+            self.lengths += 1
+        else:
+            self.returns += np.where(valid, rewards, 0.0)
+            self.lengths += valid
+        episode_returns, episode_lengths = self.returns[ended], self.lengths[ended]  # copies
         self.returns[ended], self.lengths[ended] = 0.0, 0
         return VectorStep(next_obs, real_next_obs, rewards, terminations, valid, ended, episode_returns, episode_lengths)
 
@@ -281,8 +284,8 @@ class MemberRuns:
         if not step.ended.any():
             return
         ended = step.ended.reshape(len(self.runs), self.num_envs)
-        returns = step.episode_returns.reshape(ended.shape)
-        lengths = step.episode_lengths.reshape(ended.shape)
+        returns, lengths = np.zeros(ended.shape), np.zeros(ended.shape, dtype=np.int64)
+        returns[ended], lengths[ended] = step.episode_returns, step.episode_lengths
         for i in np.flatnonzero(ended.any(axis=1) & self.active):
             # the infos a script's vector env gives on such a step, for its Run.record_episodes
             infos = {"final_info": {"episode": {"r": returns[i], "l": lengths[i]}}, "_final_obs": ended[i]}

@@ -21,7 +21,7 @@ import random
 import sys
 import time
 from dataclasses import asdict, dataclass
-from typing import Callable, Literal
+from typing import Callable, Iterable, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -50,9 +50,8 @@ class Args:
     policy_frequency: int = 1  # critic gradient steps per actor gradient step and target update (delayed actor updates)
     noise: Literal["normal", "ou"] = "normal"  # exploration noise: independent Gaussian or Ornstein–Uhlenbeck (correlated in time)
     exploration_noise: float = 0.1
-    """noise scale σ, in half action ranges (high − low) / 2: normal's standard deviation; ou, reset to 0 each episode,
-    has standard deviation at step t σ √(dt (1 − ρ^(2t)) / (1 − ρ²)), ρ = 1 − θ dt: with the default θ and dt
-    0.1 σ at step 1, 0.93 σ at 100, 1.61 σ at 500, σ / √(θ (2 − θ dt)) = 1.83 σ at length"""
+    """noise scale σ in half action ranges (high − low) / 2: normal's standard deviation; ou's, reset each episode, has
+    standard deviation at step t σ √(dt (1 − ρ^(2t)) / (1 − ρ²)), ρ = 1 − θ dt: by default 0.93 σ at 100, 1.83 σ at length"""
     ou_theta: float = 0.15  # Ornstein–Uhlenbeck rate of reversion to 0, per unit of time
     ou_dt: float = 0.01  # Ornstein–Uhlenbeck time per environment step
     hidden_sizes: tuple[int, ...] = (256, 256)  # widths of the hidden layers of the actor and of the critic
@@ -128,14 +127,10 @@ class QNetwork(nn.Module):
         return self.network(torch.cat([obs, actions], dim=1))
 
 
-def deterministic_policy(actor: Actor, device: torch.device) -> Callable[[np.ndarray], np.ndarray]:
-    """A function from observations (n, obs_dim) to the actor's actions μ(obs), shape (n, action_dim)."""
-    if device.type == "cpu":
-        return numpy_deterministic_policy(actor)  # the same function, without torch's per-call overhead
-    return torch.no_grad()(lambda obs: actor(torch.as_tensor(obs, dtype=torch.float32, device=device)).cpu().numpy())
-
-
 # ---- the algorithm -----------------------------------------------------------------------
+
+Policy = Callable[[torch.Tensor], torch.Tensor]  # observations (batch, obs_dim) to actions (batch, action_dim)
+QFunction = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # observations and actions to Q(s, a) (batch, 1)
 
 
 class GaussianNoise:
@@ -152,10 +147,9 @@ class GaussianNoise:
 
 
 class OrnsteinUhlenbeckNoise:
-    """x ← x − θ x dt + σ √dt ε, ε ~ N(0, 1), one process per env copy and action dimension,
-    shape (num_envs, action_dim). Each copy's x restarts at 0 when its episode ends, so at
-    step t of an episode x has standard deviation σ √(dt (1 − ρ^(2t)) / (1 − ρ²)), ρ = 1 − θ dt:
-    σ √dt at the first step, growing over ~1 / (θ dt) steps to σ / √(θ (2 − θ dt))."""
+    """x ← x − θ x dt + σ √dt ε, ε ~ N(0, 1), one process per env copy and action dimension, shape
+    (num_envs, action_dim), restarting at 0 when its copy's episode ends: its standard deviation grows
+    from σ √dt at an episode's first step to σ / √(θ (2 − θ dt)) over ~1 / (θ dt) steps."""
 
     def __init__(self, sigma: float, theta: float, dt: float, shape: tuple[int, int], rng: np.random.Generator):
         self.sigma, self.theta, self.dt, self.rng = sigma, theta, dt, rng
@@ -166,53 +160,64 @@ class OrnsteinUhlenbeckNoise:
         self.state += -self.theta * self.state * self.dt + self.sigma * np.sqrt(self.dt) * shocks
         return self.state.copy()
 
-    def reset(self, episode_ended: np.ndarray) -> None:
-        """episode_ended: one bool per env copy."""
+    def reset(self, episode_ended: np.ndarray) -> None:  # one bool per env copy
         self.state[episode_ended] = 0.0
 
 
 @torch.no_grad()
-def td_target(target_actor: Callable[[torch.Tensor], torch.Tensor],
-              target_qf: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], rewards: torch.Tensor,
-              next_observations: torch.Tensor, terminations: torch.Tensor, gamma: float) -> torch.Tensor:
+def td_target(target_actor: Policy, target_qf: QFunction, rewards: torch.Tensor, next_observations: torch.Tensor,
+              terminations: torch.Tensor, gamma: float | torch.Tensor) -> torch.Tensor:
     """r + γ (1 − terminated) Q_target(s', μ_target(s')), shape (batch,). A truncated transition has
     terminations = 0 and its true final observation as s', so it bootstraps: the time limit is not in the state."""
     next_q_values = target_qf(next_observations, target_actor(next_observations)).squeeze(1)
     return rewards + gamma * (1.0 - terminations) * next_q_values
 
 
-def critic_step(qf: QNetwork, target_actor: Actor, target_qf: QNetwork, qf_optimizer: torch.optim.Optimizer,
-                data: ReplayBufferSamples, gamma: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """One gradient step of the critic on the mean squared TD error of a minibatch (batch,); returns the loss
-    (a scalar) and Q(s, a) (batch,) before the step. Raises FloatingPointError, and takes no step, when the
-    loss is not finite: a step would spread it into every weight."""
+def critic_loss(qf: QFunction, target_actor: Policy, target_qf: QFunction, data: ReplayBufferSamples,
+                gamma: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean squared TD error of a minibatch (batch,), a scalar, and Q(s, a) (batch,): a pure function
+    of its inputs, which benchmarks/batched.py maps over the members of a batched run."""
     target = td_target(target_actor, target_qf, data.rewards.flatten(), data.next_observations,
                        data.dones.flatten(), gamma)
     qf_values = qf(data.observations, data.actions).squeeze(1)
-    qf_loss = F.mse_loss(qf_values, target)
-    if not torch.isfinite(qf_loss):
+    return F.mse_loss(qf_values, target), qf_values
+
+
+def actor_loss(actor: Policy, qf: QFunction, observations: torch.Tensor) -> torch.Tensor:
+    """−mean Q(s, μ(s)) over observations (batch, obs_dim), a scalar: descending it climbs the critic."""
+    return -qf(observations, actor(observations)).mean()
+
+
+def critic_step(qf: QNetwork, target_actor: Actor, target_qf: QNetwork, qf_optimizer: torch.optim.Optimizer,
+                data: ReplayBufferSamples, gamma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """One Adam step on critic_loss; returns the loss and Q(s, a) before the step. Raises FloatingPointError,
+    and takes no step, when the loss is not finite: a step would spread it into every weight."""
+    loss, qf_values = critic_loss(qf, target_actor, target_qf, data, gamma)
+    if not torch.isfinite(loss):
         raise FloatingPointError("non-finite loss")
     qf_optimizer.zero_grad()
-    qf_loss.backward()
+    loss.backward()
     qf_optimizer.step()
-    return qf_loss, qf_values
+    return loss, qf_values
 
 
 def actor_step(actor: Actor, qf: QNetwork, actor_optimizer: torch.optim.Optimizer,
                observations: torch.Tensor) -> torch.Tensor:
-    """One gradient step of the actor up the critic's Q(s, μ(s)) on observations (batch, obs_dim),
-    as a descent on −mean Q; returns that loss (a scalar) before the step."""
-    actor_loss = -qf(observations, actor(observations)).mean()
+    """One Adam step on actor_loss; returns the loss before the step."""
+    loss = actor_loss(actor, qf, observations)
     actor_optimizer.zero_grad()
-    actor_loss.backward(inputs=list(actor.parameters()))  # the actor's gradients only: the critic's would be discarded
+    loss.backward(inputs=list(actor.parameters()))  # the actor's gradients only: the critic's would be discarded
     actor_optimizer.step()
-    return actor_loss
+    return loss
 
 
 @torch.no_grad()
-def soft_update(target_parameters: list[torch.Tensor], online_parameters: list[torch.Tensor], tau: float) -> None:
-    """θ_target ← θ_target + τ (θ − θ_target) for each pair of tensors: Polyak averaging; τ = 1 copies."""
-    torch._foreach_lerp_(target_parameters, online_parameters, tau)
+def soft_update(target_parameters: Iterable[torch.Tensor], online_parameters: Iterable[torch.Tensor],
+                tau: float | torch.Tensor) -> None:
+    """θ_target ← θ_target + τ (θ − θ_target) for each pair of tensors: Polyak averaging; τ = 1 copies.
+    τ is a number, or a tensor that broadcasts against a pair (one τ per member of a batched run)."""
+    for target, online in zip(target_parameters, online_parameters):
+        target.lerp_(online, tau)
 
 
 def train(args: Args) -> dict:
@@ -400,6 +405,13 @@ def evaluate(policy: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes:
             returns[episode] += float(reward)
             done = terminated or truncated
     return returns
+
+
+def deterministic_policy(actor: Actor, device: torch.device) -> Callable[[np.ndarray], np.ndarray]:
+    """A function from observations (n, obs_dim) to the actor's actions μ(obs), shape (n, action_dim)."""
+    if device.type == "cpu":
+        return numpy_deterministic_policy(actor)  # the same function, without torch's per-call overhead
+    return torch.no_grad()(lambda obs: actor(torch.as_tensor(obs, dtype=torch.float32, device=device)).cpu().numpy())
 
 
 def numpy_deterministic_policy(actor: Actor) -> Callable[[np.ndarray], np.ndarray]:

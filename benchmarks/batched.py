@@ -35,7 +35,7 @@ from benchmarks.members import (MemberEnvs, MemberReplayBuffer, MemberRuns, Stac
                                 UsageError, broadcastable, clip_grad_norms, member_args, member_values)
 
 DQN_FAMILY = ("dqn", "double_dqn", "dueling_dqn")
-ALGORITHMS = DQN_FAMILY
+ALGORITHMS = (*DQN_FAMILY, "ddpg")
 EnvBackend = Literal["auto", "sync", "numpy"]
 
 
@@ -70,6 +70,47 @@ class Progress:
         return time.perf_counter() - self.start_time
 
 
+def target_update(module: ModuleType, target_list: list[torch.Tensor], online_list: list[torch.Tensor],
+                  all_args: list[Any], device: torch.device) -> Callable[[], None]:
+    """Every member's target update by its script's soft_update, each with its own τ. The stacks are
+    updated in place, so their lists, and each member's τ shaped per tensor, hold for the run."""
+    if len({one.tau for one in all_args}) == 1:
+        return lambda: module.soft_update(target_list, online_list, all_args[0].tau)
+    tau = member_values(all_args, "tau", device)
+    tau_per_tensor = [broadcastable(tau, tensor) for tensor in target_list]
+
+    def update() -> None:
+        for target_tensor, online_tensor, member_tau in zip(target_list, online_list, tau_per_tensor):
+            module.soft_update([target_tensor], [online_tensor], member_tau)
+
+    return update
+
+
+def member_policy(policies: list[Callable[[np.ndarray], np.ndarray]], network: StackedNetworks, device: torch.device,
+                  action_of: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[np.ndarray], np.ndarray]:
+    """Every member's acting policy on its own copies' observations (N * num_envs, obs_dim). On the CPU
+    each member's own policy, its script's NumPy fast path (cheaper there than vmap); elsewhere the
+    stacked network, vmapped, and `action_of` its output (N, num_envs, ...)."""
+    n = len(policies)
+    if device.type == "cpu":
+        return lambda obs: np.concatenate([policy(part) for policy, part in zip(policies, np.split(obs, n))])
+
+    @torch.no_grad()
+    def policy(obs: np.ndarray) -> np.ndarray:
+        output = action_of(network(torch.as_tensor(obs, dtype=torch.float32, device=device).view(n, -1, obs.shape[-1])))
+        return output.flatten(0, 1).cpu().numpy()
+
+    return policy
+
+
+def log_point(module: ModuleType, global_step: int, args: Any) -> bool:
+    """Whether a member's Run has something to do at this step: its logs every 1,000 steps, an
+    evaluation, the end."""
+    e = args.num_envs
+    return bool(module.crossings(global_step, e, 1000) or global_step >= args.total_timesteps
+                or module.crossings(global_step, e, args.eval_frequency))
+
+
 def dqn_gradients(module: ModuleType, q_network: StackedNetworks, loss: str, compile: bool) -> Callable:
     """The gradient of each member's td_loss (its script's own) on the member's own minibatch: a function
     of (params, target params, buffers, minibatch with fields (N, batch, ...), γ (N,)) that returns
@@ -94,15 +135,23 @@ def dqn_learning_step(gradients_of: Callable, q_network: StackedNetworks, target
     script stops there."""
     gradients, (losses, q_taken) = gradients_of(q_network.params, target_params, q_network.buffers, data, gamma)
     gradients = list(gradients.values())
+    if bool(torch.isfinite(max_grad_norm).any()):
+        gradients = clip_grad_norms(gradients, max_grad_norm)
+    apply_gradients(optimizer, gradients, losses)
+    return losses, q_taken
+
+
+def apply_gradients(optimizer: StackedAdam, gradients: list[torch.Tensor], losses: torch.Tensor,
+                    also_freeze: list[StackedAdam] = ()) -> None:
+    """One Adam step of every member whose loss (N,) is finite. A member whose loss is not finite takes
+    no step, now or later (nor in the optimizers of `also_freeze`): its script stops there."""
     finite = torch.isfinite(losses)
     if not bool(finite.all()):
         for i in np.flatnonzero(~finite.cpu().numpy()):
-            optimizer.freeze(i)
+            for frozen in (optimizer, *also_freeze):
+                frozen.freeze(i)
         gradients = [torch.where(broadcastable(finite, g), g, 0.0) for g in gradients]
-    if bool(torch.isfinite(max_grad_norm).any()):
-        gradients = clip_grad_norms(gradients, max_grad_norm)
     optimizer.step(gradients)
-    return losses, q_taken
 
 
 def train_dqn_family(module: ModuleType, algorithm: str, args: Any, members: list[dict],
@@ -126,11 +175,8 @@ def train_dqn_family(module: ModuleType, algorithm: str, args: Any, members: lis
     optimizer = StackedAdam(q_network.parameter_list(), member_values(all_args, "learning_rate", device))
     gamma = member_values(all_args, "gamma", device)
     max_grad_norm = member_values(all_args, "max_grad_norm", device, missing=math.inf)
-    # the stacks are updated in place: their lists, and each member's τ shaped per tensor, hold for the run
-    target_list, online_list = q_network.parameter_list(target_params), q_network.parameter_list()
-    uniform_tau = len({one.tau for one in all_args}) == 1
-    tau = member_values(all_args, "tau", device)
-    tau_per_tensor = [broadcastable(tau, tensor) for tensor in target_list]
+    update_targets = target_update(module, q_network.parameter_list(target_params), q_network.parameter_list(),
+                                   all_args, device)
     buffer = MemberReplayBuffer(n, args.buffer_size, (obs_dim,), (1,), torch.long, device, all_args[0].seed)
     policies = [module.greedy_policy(network, device) for network in networks]
     runs = MemberRuns(module, all_args, policies)
@@ -140,11 +186,7 @@ def train_dqn_family(module: ModuleType, algorithm: str, args: Any, members: lis
 
     gradients_of = dqn_gradients(module, q_network, args.loss, compile)
 
-    @torch.no_grad()
-    def greedy(obs: np.ndarray) -> np.ndarray:
-        if device.type == "cpu":  # each member's own policy, the script's NumPy fast path: cheaper here than vmap
-            return np.concatenate([policy(part) for policy, part in zip(policies, np.split(obs, n))])
-        return q_network(torch.as_tensor(obs, device=device).view(n, -1, obs_dim)).argmax(dim=-1).flatten().cpu().numpy()
+    greedy = member_policy(policies, q_network, device, lambda q_values: q_values.argmax(dim=-1))
 
     losses, gradient_steps, target_updates, global_step = None, 0, 0, 0
     obs = envs.reset()
@@ -168,15 +210,10 @@ def train_dqn_family(module: ModuleType, algorithm: str, args: Any, members: lis
                     runs.fail(i, f"non-finite loss at step {global_step}", global_step)
                 gradient_steps += 1
             for _ in range(module.crossings(global_step, e, args.target_network_frequency)):
-                if uniform_tau:
-                    module.soft_update(target_list, online_list, all_args[0].tau)
-                else:
-                    for target_tensor, online_tensor, member_tau in zip(target_list, online_list, tau_per_tensor):
-                        module.soft_update([target_tensor], [online_tensor], member_tau)
+                update_targets()
                 target_updates += 1
 
-        if (module.crossings(global_step, e, 1000) or global_step >= args.total_timesteps
-                or module.crossings(global_step, e, args.eval_frequency)):
+        if log_point(module, global_step, args):
             for i in np.flatnonzero(runs.active):
                 run = runs.runs[i]
                 run.gradient_steps, run.target_updates = gradient_steps, target_updates
@@ -193,7 +230,123 @@ def train_dqn_family(module: ModuleType, algorithm: str, args: Any, members: lis
     return summaries
 
 
-TRAINERS = {name: train_dqn_family for name in DQN_FAMILY}
+def ddpg_gradients(module: ModuleType, actor: StackedNetworks, qf: StackedNetworks,
+                   compile: bool) -> tuple[Callable, Callable]:
+    """The gradients of each member's critic_loss and actor_loss (its script's own) on its own minibatch:
+    critic: (qf params, target actor params, target qf params, actor buffers, qf buffers, minibatch with
+    fields (N, batch, ...), γ (N,)) → (gradients, (losses (N,), Q(s, a) (N, batch))); actor: (actor params,
+    qf params, actor buffers, qf buffers, observations (N, batch, obs_dim)) → (gradients, losses (N,)), the
+    critic held fixed."""
+
+    def member_critic_loss(qf_params, target_actor_params, target_qf_params, actor_buffers, qf_buffers, member_data,
+                           member_gamma):
+        loss, qf_values = module.critic_loss(qf.function(qf_params, qf_buffers),
+                                             actor.function(target_actor_params, actor_buffers),
+                                             qf.function(target_qf_params, qf_buffers), member_data, member_gamma)
+        return loss, (loss, qf_values)
+
+    def member_actor_loss(actor_params, qf_params, actor_buffers, qf_buffers, observations):
+        loss = module.actor_loss(actor.function(actor_params, actor_buffers), qf.function(qf_params, qf_buffers),
+                                 observations)
+        return loss, loss
+
+    critic, actor_ = vmap(grad(member_critic_loss, has_aux=True)), vmap(grad(member_actor_loss, has_aux=True))
+    return (torch.compile(critic), torch.compile(actor_)) if compile else (critic, actor_)
+
+
+def train_ddpg(module: ModuleType, algorithm: str, args: Any, members: list[dict], backend: EnvBackend = "auto",
+               compile: bool = False) -> list[dict]:
+    """train_dqn_family's counterpart for ddpg.py: each member its script's actor and critic, critic_loss,
+    actor_loss, noise (its own generator, seeded as its script seeds it) and soft_update."""
+    all_args = member_args(module, algorithm, args, members)
+    n, e = len(all_args), args.num_envs
+    device = module.resolve_device(args.device)
+    envs = MemberEnvs(module, all_args, env_backend(backend, args.env_id))
+    action_space = envs.single_action_space
+    action_dim, obs_dim = action_space.shape[0], envs.single_observation_space.shape[0]
+    actors, qfs = [], []
+    for one in all_args:
+        module.seed_everything(one.seed, one.torch_deterministic)  # each member starts as its script would
+        actors.append(module.Actor(obs_dim, action_space.low, action_space.high, args.hidden_sizes).to(device))
+        qfs.append(module.QNetwork(obs_dim, action_dim, args.hidden_sizes).to(device))
+        if one.model_path is not None:
+            module.load_model(actors[-1], qfs[-1], one.model_path, one, device)
+    actor, qf = StackedNetworks(actors), StackedNetworks(qfs)
+    target_actor, target_qf = actor.clone_params(), qf.clone_params()
+    learning_rates = member_values(all_args, "learning_rate", device)
+    actor_optimizer = StackedAdam(actor.parameter_list(), learning_rates)
+    qf_optimizer = StackedAdam(qf.parameter_list(), learning_rates)
+    gamma = member_values(all_args, "gamma", device)
+    update_targets = target_update(module, [*actor.parameter_list(target_actor), *qf.parameter_list(target_qf)],
+                                   [*actor.parameter_list(), *qf.parameter_list()], all_args, device)
+    buffer = MemberReplayBuffer(n, args.buffer_size, (obs_dim,), (action_dim,), torch.float32, device,
+                                all_args[0].seed)
+    policies = [module.deterministic_policy(member_actor, device) for member_actor in actors]
+    runs = MemberRuns(module, all_args, policies)
+    progress = Progress(f"batched {algorithm}", n, args.total_timesteps, args.progress)
+    rngs = [np.random.default_rng(one.seed) for one in all_args]
+    noises = [module.GaussianNoise(one.exploration_noise, (e, action_dim), rng) if one.noise == "normal" else
+              module.OrnsteinUhlenbeckNoise(one.exploration_noise, one.ou_theta, one.ou_dt, (e, action_dim), rng)
+              for one, rng in zip(all_args, rngs)]
+    action_scale = (action_space.high - action_space.low) / 2.0
+    critic_gradients_of, actor_gradients_of = ddpg_gradients(module, actor, qf, compile)
+    act = member_policy(policies, actor, device, lambda actions: actions)
+
+    critic_losses, actor_losses, gradient_steps, target_updates, global_step = None, None, 0, 0, 0
+    obs = envs.reset()
+    while global_step < args.total_timesteps and runs.active.any():
+        if global_step < args.learning_starts:
+            actions = np.concatenate([rng.uniform(action_space.low, action_space.high, size=(e, action_dim))
+                                      for rng in rngs])
+        else:
+            noise = np.concatenate([member_noise() for member_noise in noises])
+            actions = np.clip(act(obs) + noise * action_scale, action_space.low, action_space.high)
+        actions = actions.astype(action_space.dtype)
+        step = envs.step(actions)
+        global_step += e
+        for member_noise, ended in zip(noises, step.ended.reshape(n, e)):
+            member_noise.reset(ended)
+        buffer.add(obs.reshape(n, e, obs_dim), step.real_next_obs.reshape(n, e, obs_dim),
+                   actions.reshape(n, e, action_dim), step.rewards.reshape(n, e), step.terminations.reshape(n, e),
+                   None if step.valid is None else step.valid.reshape(n, e))
+        obs = step.next_obs
+        runs.record_episodes(global_step, step)
+
+        if global_step > args.learning_starts:
+            for _ in range(module.crossings(global_step, e, args.train_frequency)):
+                data = buffer.sample(args.batch_size)
+                gradients, critic_losses = critic_gradients_of(qf.params, target_actor, target_qf, actor.buffers,
+                                                                   qf.buffers, data, gamma)
+                apply_gradients(qf_optimizer, list(gradients.values()), critic_losses[0], [actor_optimizer])
+                for i in np.flatnonzero(~torch.isfinite(critic_losses[0]).cpu().numpy() & runs.active):
+                    runs.fail(i, f"non-finite loss at step {global_step}", global_step)
+                gradient_steps += 1
+                if gradient_steps % args.policy_frequency == 0:
+                    gradients, actor_losses = actor_gradients_of(actor.params, qf.params, actor.buffers, qf.buffers,
+                                                                  data.observations)
+                    actor_optimizer.step(list(gradients.values()))
+                    update_targets()
+                    target_updates += 1
+
+        if log_point(module, global_step, args):
+            for i in np.flatnonzero(runs.active):
+                run = runs.runs[i]
+                run.gradient_steps, run.target_updates = gradient_steps, target_updates
+                run.critic_losses = None if critic_losses is None else (critic_losses[0][i], critic_losses[1][i])
+                run.actor_loss = None if actor_losses is None else actor_losses[i]
+                run.log(global_step)
+            progress.update(global_step)
+    progress.close()
+    summaries = []
+    for i, run in enumerate(runs.runs):
+        model = {"hidden_sizes": list(args.hidden_sizes), "actor": actor.state_dict(i), "qf": qf.state_dict(i)}
+        summaries.append(run.finish(runs.final_step(i, global_step), model, actor=actors[i], qf=qfs[i],
+                                    replay_buffer=buffer))
+    envs.close()
+    return summaries
+
+
+TRAINERS = {**{name: train_dqn_family for name in DQN_FAMILY}, "ddpg": train_ddpg}
 
 
 def cli_options(module: ModuleType) -> type:

@@ -26,8 +26,10 @@ from torch.func import functional_call, stack_module_state, vmap
 # and batch sizes, step counts, frequencies, the env) is one value for all members.
 RUN_OPTIONS = ("seed", "exp_name", "log_dir", "video_dir")
 DQN_OPTIONS = ("learning_rate", "gamma", "tau", "start_e", "end_e", "exploration_fraction", "max_grad_norm")
+DDPG_OPTIONS = ("learning_rate", "gamma", "tau", "noise", "exploration_noise", "ou_theta", "ou_dt")
 MEMBER_OPTIONS: dict[str, tuple[str, ...]] = {
     "dqn": RUN_OPTIONS + DQN_OPTIONS, "double_dqn": RUN_OPTIONS + DQN_OPTIONS, "dueling_dqn": RUN_OPTIONS + DQN_OPTIONS,
+    "ddpg": RUN_OPTIONS + DDPG_OPTIONS,
 }
 
 

@@ -139,3 +139,19 @@ def assert_real_transitions(
             elif t + 1 < rows:
                 assert not terminated, "an episode went on after its termination"
     return terminations, truncations
+
+
+def member_transitions_are_real(buffer, member: int,
+                                step: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, float, bool]]) -> int:
+    """Every transition of one member of a batched run's buffer (benchmarks/members.py, not wrapped
+    around) is a real step of the env: `step(obs, action)` replays the env's own dynamics, whose next
+    observation, reward and termination the stored ones must match; done flags are terminations
+    and nothing else. Returns how many terminated."""
+    size = int(buffer.size[member])
+    assert 0 < size < buffer.capacity
+    for t in range(size):
+        expected_next, reward, terminated = step(buffer.observations[member, t].numpy(), buffer.actions[member, t].numpy())
+        np.testing.assert_allclose(buffer.next_observations[member, t].numpy(), expected_next, atol=1e-4)
+        np.testing.assert_allclose(float(buffer.rewards[member, t]), reward, rtol=1e-5, atol=1e-5)
+        assert bool(buffer.dones[member, t]) == terminated, "done flags must be terminations, and only those"
+    return int(buffer.dones[member, :size].sum())

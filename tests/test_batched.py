@@ -13,7 +13,7 @@ from benchmarks import batched
 from benchmarks.members import (MemberReplayBuffer, Samples, StackedAdam, StackedNetworks, UsageError, clip_grad_norms,
                                 member_values)
 from tests.conftest import DQN_FAMILY
-from tests.helpers import cartpole_step, read_summary, run_dirs
+from tests.helpers import cartpole_step, member_transitions_are_real, read_summary, run_dirs
 
 OBS_DIM, N_ACTIONS, HIDDEN = 4, 2, (16, 16)
 
@@ -163,18 +163,8 @@ def test_a_member_s_buffer_holds_only_its_own_transitions():
 
 
 def real_transition_count(buffer, member: int) -> int:
-    """Every transition of a member's buffer is a real CartPole step: its next observation and
-    reward follow from its observation and action by CartPole's dynamics, and its done flag is
-    that step's termination and nothing else. Returns how many terminated."""
-    size = int(buffer.size[member])
-    assert 0 < size < buffer.capacity
-    for t in range(size):
-        expected_next, reward, terminated = cartpole_step(buffer.observations[member, t].numpy(),
-                                                          buffer.actions[member, t].numpy())
-        np.testing.assert_allclose(buffer.next_observations[member, t].numpy(), expected_next, atol=1e-4)
-        assert float(buffer.rewards[member, t]) == reward
-        assert bool(buffer.dones[member, t]) == terminated, "done flags must be terminations, and only those"
-    return int(buffer.dones[member, :size].sum())
+    """Every transition of a member's buffer is a real CartPole step (member_transitions_are_real)."""
+    return member_transitions_are_real(buffer, member, cartpole_step)
 
 
 @pytest.mark.parametrize("backend, num_envs", [("sync", 1), ("sync", 4), ("numpy", 1), ("numpy", 4)])

@@ -50,8 +50,9 @@ class Args:
     policy_frequency: int = 1  # critic gradient steps per actor gradient step and target update (delayed actor updates)
     noise: Literal["normal", "ou"] = "normal"  # exploration noise: independent Gaussian or Ornstein–Uhlenbeck (correlated in time)
     exploration_noise: float = 0.1
-    """noise scale σ in half action ranges (high − low) / 2: normal's standard deviation; ou's, reset each episode, has
-    standard deviation at step t σ √(dt (1 − ρ^(2t)) / (1 − ρ²)), ρ = 1 − θ dt: by default 0.93 σ at 100, 1.83 σ at length"""
+    """noise scale σ in half action ranges (high − low) / 2: normal's standard deviation; ou, reset each episode,
+    has standard deviation at step t σ √(dt (1 − ρ^(2t)) / (1 − ρ²)), ρ = 1 − θ dt: with the default θ and dt
+    0.1 σ at step 1, 0.93 σ at 100, 1.61 σ at 500, σ / √(θ (2 − θ dt)) = 1.83 σ at length"""
     ou_theta: float = 0.15  # Ornstein–Uhlenbeck rate of reversion to 0, per unit of time
     ou_dt: float = 0.01  # Ornstein–Uhlenbeck time per environment step
     hidden_sizes: tuple[int, ...] = (256, 256)  # widths of the hidden layers of the actor and of the critic
@@ -177,8 +178,7 @@ def critic_loss(qf: QFunction, target_actor: Policy, target_qf: QFunction, data:
                 gamma: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The mean squared TD error of a minibatch (batch,), a scalar, and Q(s, a) (batch,): a pure function
     of its inputs, which benchmarks/batched.py maps over the members of a batched run."""
-    target = td_target(target_actor, target_qf, data.rewards.flatten(), data.next_observations,
-                       data.dones.flatten(), gamma)
+    target = td_target(target_actor, target_qf, data.rewards.flatten(), data.next_observations, data.dones.flatten(), gamma)
     qf_values = qf(data.observations, data.actions).squeeze(1)
     return F.mse_loss(qf_values, target), qf_values
 
@@ -201,8 +201,7 @@ def critic_step(qf: QNetwork, target_actor: Actor, target_qf: QNetwork, qf_optim
     return loss, qf_values
 
 
-def actor_step(actor: Actor, qf: QNetwork, actor_optimizer: torch.optim.Optimizer,
-               observations: torch.Tensor) -> torch.Tensor:
+def actor_step(actor: Actor, qf: QNetwork, actor_optimizer: torch.optim.Optimizer, observations: torch.Tensor) -> torch.Tensor:
     """One Adam step on actor_loss; returns the loss before the step."""
     loss = actor_loss(actor, qf, observations)
     actor_optimizer.zero_grad()

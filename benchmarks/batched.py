@@ -206,19 +206,18 @@ def train_dqn_family(module: ModuleType, algorithm: str, args: Any, members: lis
             for _ in range(module.crossings(global_step, e, args.train_frequency)):
                 losses = dqn_learning_step(gradients_of, q_network, target_params, optimizer,
                                            buffer.sample(args.batch_size), gamma, max_grad_norm)
-                for i in np.flatnonzero(~torch.isfinite(losses[0]).cpu().numpy() & runs.active):
-                    runs.fail(i, f"non-finite loss at step {global_step}", global_step)
+                runs.fail_where_not_finite(losses[0], global_step)
                 gradient_steps += 1
             for _ in range(module.crossings(global_step, e, args.target_network_frequency)):
                 update_targets()
                 target_updates += 1
 
         if log_point(module, global_step, args):
-            for i in np.flatnonzero(runs.active):
-                run = runs.runs[i]
-                run.gradient_steps, run.target_updates = gradient_steps, target_updates
+            def log_member(run: Any, i: int) -> None:
                 run.losses = None if losses is None else (losses[0][i], losses[1][i])
                 run.log(global_step, float(epsilon[i]))
+
+            runs.log(gradient_steps, target_updates, log_member)
             progress.update(global_step)
     progress.close()
     summaries = []
@@ -318,8 +317,7 @@ def train_ddpg(module: ModuleType, algorithm: str, args: Any, members: list[dict
                 gradients, critic_losses = critic_gradients_of(qf.params, target_actor, target_qf, actor.buffers,
                                                                    qf.buffers, data, gamma)
                 apply_gradients(qf_optimizer, list(gradients.values()), critic_losses[0], [actor_optimizer])
-                for i in np.flatnonzero(~torch.isfinite(critic_losses[0]).cpu().numpy() & runs.active):
-                    runs.fail(i, f"non-finite loss at step {global_step}", global_step)
+                runs.fail_where_not_finite(critic_losses[0], global_step)
                 gradient_steps += 1
                 if gradient_steps % args.policy_frequency == 0:
                     gradients, actor_losses = actor_gradients_of(actor.params, qf.params, actor.buffers, qf.buffers,
@@ -329,12 +327,12 @@ def train_ddpg(module: ModuleType, algorithm: str, args: Any, members: list[dict
                     target_updates += 1
 
         if log_point(module, global_step, args):
-            for i in np.flatnonzero(runs.active):
-                run = runs.runs[i]
-                run.gradient_steps, run.target_updates = gradient_steps, target_updates
+            def log_member(run: Any, i: int) -> None:
                 run.critic_losses = None if critic_losses is None else (critic_losses[0][i], critic_losses[1][i])
                 run.actor_loss = None if actor_losses is None else actor_losses[i]
                 run.log(global_step)
+
+            runs.log(gradient_steps, target_updates, log_member)
             progress.update(global_step)
     progress.close()
     summaries = []

@@ -293,6 +293,18 @@ class MemberRuns:
             infos = {"final_info": {"episode": {"r": returns[i], "l": lengths[i]}}, "_final_obs": ended[i]}
             self.runs[i].record_episodes(global_step, infos)
 
+    def fail_where_not_finite(self, losses: torch.Tensor, global_step: int) -> None:
+        """Stop every active member whose loss, one of losses (N,), is not finite."""
+        for i in np.flatnonzero(~torch.isfinite(losses).cpu().numpy() & self.active):
+            self.fail(i, f"non-finite loss at step {global_step}", global_step)
+
+    def log(self, gradient_steps: int, target_updates: int, log_member: Callable[[Any, int], None]) -> None:
+        """Each active member's log point: the step counts all members share, then log_member(run, i),
+        which gives member i's Run its own losses and calls its Run.log."""
+        for i in np.flatnonzero(self.active):
+            self.runs[i].gradient_steps, self.runs[i].target_updates = gradient_steps, target_updates
+            log_member(self.runs[i], i)
+
     def fail(self, member: int, status: str, global_step: int) -> None:
         """The member stops learning and logging, as its script stops; its logs so far stay."""
         self.runs[member].status = status

@@ -10,6 +10,7 @@ one seed runs as the script itself, batched or not).
 
     python -m benchmarks.batched_speed                                  # dqn, 64-64 networks, N = 1 4 16 64
     python -m benchmarks.batched_speed --hidden-sizes 256 256           # dqn.py's default networks
+    python -m benchmarks.batched_speed --algorithm ddpg --env-id Pendulum-v1 --hidden-sizes 256 256 --members 2 4
     python -m benchmarks.batched_speed --device cuda --members 256 --per-process-members 0
 """
 
@@ -32,12 +33,12 @@ from benchmarks.common import ROOT  # noqa: E402
 
 @dataclass
 class Args:
-    algorithm: str = "dqn"  # a script benchmarks/batched.py runs: dqn, double_dqn or dueling_dqn
+    algorithm: str = "dqn"  # a script benchmarks/batched.py runs: dqn, double_dqn, dueling_dqn or ddpg
     env_id: str = "CartPole-v1"  # gymnasium id of the env
     members: tuple[int, ...] = (1, 4, 16, 64)  # the N to measure
     per_process_members: int = 64  # the largest N also run one process per seed (0: none, e.g. on a GPU machine)
     total_timesteps: int = 10_000  # env steps per seed
-    hidden_sizes: tuple[int, ...] = (64, 64)  # widths of the Q-networks' hidden layers
+    hidden_sizes: tuple[int, ...] = (64, 64)  # widths of the networks' hidden layers
     device: str = "cpu"  # device of the batched process (the per-seed processes run on the CPU)
     workers: int = os.cpu_count() or 1  # per-seed processes at a time, as a sweep's --workers
 
@@ -52,6 +53,7 @@ def sweep_seconds(args: Args, n: int, batched: bool) -> float:
         subprocess.run([sys.executable, str(ROOT / "benchmarks" / "sweep.py"), "--algos", args.algorithm, "--env-ids",
                         args.env_id, "--seeds", *map(str, range(1, n + 1)), "--out", out,
                         "--extra=" + shlex.join(extra), "--batched" if batched else "--no-batched",
+                        "--batched-algos", args.algorithm,
                         "--device", args.device if batched else "cpu",
                         "--workers", "1" if batched else str(args.workers),
                         "--threads-per-run", str(cores) if batched else "1"], check=True, capture_output=True)

@@ -41,6 +41,10 @@ from benchmarks.sweep_record import Progress, Record  # noqa: E402
 # ---- main --------------------------------------------------------------------------------
 
 
+def batched_algos(args: Args) -> tuple[str, ...]:
+    return args.batched_algos if args.batched else ()
+
+
 def request_stop(signum, frame) -> None:
     stop_requested.set()
 
@@ -54,7 +58,7 @@ def main(args: Args, invocation: str = "") -> int:
         load_algorithm(cell.algo), command(cell, out, args.device)[2:], f"{cell.algo}.py options of {cell.key}")))
         for cell in cells}
     if args.dry_run:
-        for unit in units(cells, args.batched):
+        for unit in units(cells, batched_algos(args)):
             print(shlex.join(unit_command(unit, out, args.device)))
         print(f"{len(cells)} runs into {out}")
         return 0
@@ -78,7 +82,7 @@ def main(args: Args, invocation: str = "") -> int:
     except BlockingIOError:
         raise UsageError(f"another sweep is running in {out}") from None
     record = Record(out, args, invocation, suite_name, description, cells,
-                    {cell.key: shlex.join(unit_command(unit, out, args.device)) for unit in units(cells, args.batched)
+                    {cell.key: shlex.join(unit_command(unit, out, args.device)) for unit in units(cells, batched_algos(args))
                      for cell in unit})
     states = {cell.key: cell_state(cell.folder(out), expected[cell.key]) for cell in cells}
     todo = [cell for cell in cells if states[cell.key] != "finished"]
@@ -99,9 +103,9 @@ def main(args: Args, invocation: str = "") -> int:
     stop_requested.clear()
     try:
         if ray is None:
-            run_local(units(todo, args.batched), args, out, record, progress, gpus)
+            run_local(units(todo, batched_algos(args)), args, out, record, progress, gpus)
         else:
-            run_ray(ray, units(todo, args.batched), args, out, record, progress)
+            run_ray(ray, units(todo, batched_algos(args)), args, out, record, progress)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

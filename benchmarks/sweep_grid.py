@@ -26,7 +26,9 @@ else:
 
 SUITES = ROOT / "benchmarks" / "suites"
 SWEEP_FLAGS = ("env_id", "seed", "log_dir", "device")
-# the scripts whose seeds benchmarks/batched.py runs as members of one process
+# the scripts benchmarks/batched.py can run as members of one process, and those a sweep batches by default:
+# not ddpg, whose 256-256 networks keep a CPU busy either way and ran slower batched (benchmarks/results/batched.md)
+BATCHABLE_ALGORITHMS = ("dqn", "double_dqn", "dueling_dqn", "ddpg")
 BATCHED_ALGORITHMS = ("dqn", "double_dqn", "dueling_dqn")
 LOG_TAIL_LINES = 20
 
@@ -65,7 +67,9 @@ class Args:
     """with --backend ray: CPUs each task asks for"""
     batched: bool = True
     """run the seeds of a cell (same algorithm, env and options) as one process of benchmarks/batched.py, one
-    member per seed, where it has the algorithm (dqn, double_dqn, dueling_dqn); --no-batched: a process per seed"""
+    member per seed, for the algorithms of --batched-algos; --no-batched: a process per seed"""
+    batched_algos: tuple[str, ...] = BATCHED_ALGORITHMS
+    """with --batched, the algorithms whose cells run batched: any of dqn, double_dqn, dueling_dqn, ddpg"""
     dry_run: bool = False
     """print the grid's commands and exit without running anything"""
 
@@ -215,6 +219,9 @@ def build_grid(args: Args) -> tuple[str | None, str, list[Cell]]:
             raise UsageError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     if args.cpus_per_run <= 0:
         raise UsageError(f"--cpus-per-run must be positive, got {args.cpus_per_run}")
+    for algo in args.batched_algos:
+        if algo not in BATCHABLE_ALGORITHMS:
+            raise UsageError(f"--batched-algos: {algo!r} does not run batched; choose from {', '.join(BATCHABLE_ALGORITHMS)}")
     known = available_algorithms()
     for algo in args.algos:
         if algo not in known:
@@ -286,12 +293,12 @@ def command(cell: Cell, out: Path, device: str) -> list[str]:
     return [sys.executable, str(ALGOS / f"{cell.algo}.py"), *tokens, *cell.options]
 
 
-def units(cells: list[Cell], batched: bool) -> list[list[Cell]]:
-    """The processes of a sweep: each cell alone, or with `batched` the seeds of one algorithm, env
-    and options together, as members of one process of benchmarks/batched.py."""
+def units(cells: list[Cell], batched_algos: tuple[str, ...]) -> list[list[Cell]]:
+    """The processes of a sweep: each cell alone, but for the algorithms of `batched_algos` the seeds of one
+    algorithm, env and options together, as members of one process of benchmarks/batched.py."""
     groups: dict[tuple, list[Cell]] = {}
     for cell in cells:
-        together = batched and cell.algo in BATCHED_ALGORITHMS
+        together = cell.algo in batched_algos
         groups.setdefault((cell.algo, cell.env_id, tuple(cell.options)) if together else (cell.key,), []).append(cell)
     return list(groups.values())
 

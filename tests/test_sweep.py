@@ -237,6 +237,19 @@ def test_the_seeds_of_a_cell_run_as_one_batched_process_unless_told_not_to(tmp_p
         assert len(dqn_commands) == 3 and all("algos/dqn.py" in line for line in dqn_commands)
 
 
+def test_batched_algos_chooses_which_cells_run_batched(tmp_path, capsys):
+    for batched_algos, expected in ((sweep.Args.batched_algos, ["algos/ddpg.py"] * 2),
+                                    (("ddpg",), ["benchmarks/batched.py --algorithm ddpg --env-id Pendulum-v1 --seeds 1 2"])):
+        status = sweep.main(sweep.Args(algos=("ddpg",), env_ids=("Pendulum-v1",), num_seeds=2,
+                                       batched_algos=batched_algos, out=str(tmp_path / "out"), dry_run=True))
+        commands = capsys.readouterr().out.splitlines()[:-1]
+        assert status == 0 and len(commands) == len(expected)
+        assert all(text in line for text, line in zip(expected, commands)), commands
+    with pytest.raises(sweep.UsageError, match="--batched-algos: 'q_table' does not run batched"):
+        sweep.main(sweep.Args(algos=("dqn",), batched_algos=("q_table",), out=str(tmp_path / "bad"), dry_run=True))
+    assert not (tmp_path / "bad").exists()
+
+
 def test_classic_suite_covers_every_algorithm_on_its_flagship_env():
     suite_name, _, grid = sweep.build_grid(sweep.Args(suite="classic"))
     algorithms = sweep_grid.available_algorithms()

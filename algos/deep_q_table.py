@@ -326,6 +326,7 @@ class Run:
                   f"episodic return {last_return}", flush=True)
         if crossings(global_step, args.num_envs, args.eval_frequency) and global_step < args.total_timesteps:
             self.writer.add_scalar("eval/episodic_return", self.evaluate().mean(), global_step)
+            self.writer.flush()  # on disk at once, for whoever follows the run (benchmarks/tune.py prunes on it)
 
     def evaluate(self) -> np.ndarray:
         """Undiscounted returns of eval_episodes greedy episodes, shape (eval_episodes,)."""

@@ -31,11 +31,12 @@ from torch.func import grad, vmap  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from benchmarks.common import load_algorithm  # noqa: E402
-from benchmarks.members import (MemberEnvs, MemberReplayBuffer, MemberRuns, StackedAdam, StackedNetworks,  # noqa: E402
-                                UsageError, broadcastable, clip_grad_norms, member_args, member_values)
+from benchmarks.members import (MEMBER_OPTIONS, MemberEnvs, MemberReplayBuffer, MemberRuns, StackedAdam,  # noqa: E402
+                                StackedNetworks, UsageError, broadcastable, clip_grad_norms, member_args,
+                                member_values)
 
 DQN_FAMILY = ("dqn", "double_dqn", "dueling_dqn")
-ALGORITHMS = (*DQN_FAMILY, "ddpg")
+ALGORITHMS = tuple(MEMBER_OPTIONS)  # the algorithms whose member options members.py knows
 EnvBackend = Literal["auto", "sync", "numpy"]
 
 

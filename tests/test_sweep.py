@@ -237,6 +237,12 @@ def test_the_seeds_of_a_cell_run_as_one_batched_process_unless_told_not_to(tmp_p
         assert len(dqn_commands) == 3 and all("algos/dqn.py" in line for line in dqn_commands)
 
 
+def test_the_sweep_batches_only_what_batched_py_runs():
+    from benchmarks import batched
+    assert sweep_grid.BATCHABLE_ALGORITHMS == batched.ALGORITHMS == tuple(batched.TRAINERS)
+    assert set(sweep_grid.BATCHED_ALGORITHMS) <= set(batched.ALGORITHMS)
+
+
 def test_batched_algos_chooses_which_cells_run_batched(tmp_path, capsys):
     for batched_algos, expected in ((sweep.Args.batched_algos, ["algos/ddpg.py"] * 2),
                                     (("ddpg",), ["benchmarks/batched.py --algorithm ddpg --env-id Pendulum-v1 --seeds 1 2"])):

@@ -191,18 +191,28 @@ def check_space(args: Args, fixed: list[str], dimensions: dict[str, Dimension]) 
 # ---- one trial ---------------------------------------------------------------------------
 
 
-def new_evaluations(run_folder: Path, seen: int) -> list[tuple[int, float]]:
-    """The (step, value) pairs of eval/episodic_return in a run's TensorBoard log after the first `seen`."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+class Evaluations:
+    """The eval/episodic_return points of a running script's TensorBoard log, read as they come: one
+    accumulator per run, which each reload reads on from where it stopped."""
 
-    folders = [path for path in run_folder.iterdir() if path.is_dir()] if run_folder.exists() else []
-    if not folders:
-        return []
-    events = EventAccumulator(str(folders[0]), size_guidance={"scalars": 0})
-    events.Reload()
-    if "eval/episodic_return" not in events.Tags()["scalars"]:
-        return []
-    return [(event.step, event.value) for event in events.Scalars("eval/episodic_return")][seen:]
+    def __init__(self, run_folder: Path):
+        self.run_folder, self.events, self.seen = run_folder, None, 0
+
+    def new(self) -> list[tuple[int, float]]:
+        """The (step, value) pairs written since the last call."""
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+        if self.events is None:
+            folders = [path for path in self.run_folder.iterdir() if path.is_dir()] if self.run_folder.exists() else []
+            if not folders:
+                return []
+            self.events = EventAccumulator(str(folders[0]), size_guidance={"scalars": 0})
+        self.events.Reload()
+        if "eval/episodic_return" not in self.events.Tags()["scalars"]:
+            return []
+        points = [(event.step, event.value) for event in self.events.Scalars("eval/episodic_return")][self.seen:]
+        self.seen += len(points)
+        return points
 
 
 def aggregate(values: list[float], objective: str) -> float:
@@ -234,15 +244,14 @@ class Objective:
             cell.folder(trial_out).mkdir(parents=True, exist_ok=True)
             log_path = cell.folder(trial_out) / "run.log"
             process = launch(argv, str(log_path), self.environment)
-            seen = 0
+            evaluations = Evaluations(cell.folder(trial_out))
             while process.poll() is None:
                 time.sleep(POLL_SECONDS)
                 if self.stop_requested.is_set():
                     stop(process)
                     trial.set_user_attr("interrupted", True)
                     raise TrialFailed("interrupted")
-                for step, value in new_evaluations(cell.folder(trial_out), seen):
-                    seen += 1
+                for step, value in evaluations.new():
                     trial.report(value, index * self.total_timesteps + step)
                     if trial.should_prune():
                         stop(process)

@@ -26,8 +26,8 @@ QUICK = ["--algorithm", "q_table", "--env-id", "FrozenLake-v1", "--seeds", "1",
          "--extra=--total-timesteps 10000 --eval-frequency 2500 --eval-episodes 100"]
 
 
-def run_tune(*cli_args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return run_benchmark("tune", *QUICK, *cli_args, cwd=cwd, timeout=300)
+def run_tune(*cli_args: str, cwd: Path, quick: list[str] = QUICK) -> subprocess.CompletedProcess:
+    return run_benchmark("tune", *quick, *cli_args, cwd=cwd, timeout=300)
 
 
 def trials(out: Path) -> list[dict]:
@@ -64,13 +64,15 @@ args = { exploration_fraction = 0.5, end_e = 0.0 }
 [q_table.FrozenLake-v1.space]
 learning_rate = { choices = [0.0, 0.5] }
 """)
+    # 50,000 steps, so that a pruned run is still going when the tuner, polling every half second, stops it
+    longer = [*QUICK[:-1], "--extra=--total-timesteps 50000 --eval-frequency 2500 --eval-episodes 100"]
     result = run_tune("--trials", "4", "--startup-trials", "1", "--sampler-seed", "0", "--space-file", "space.toml",
-                  "--out", "study", cwd=tmp_path)
+                      "--out", "study", cwd=tmp_path, quick=longer)
     assert result.returncode == 0, result.stderr
     rows = trials(tmp_path / "study")
     assert [float(row["params_learning_rate"]) for row in rows] == [0.5, 0.0, 0.5, 0.5]
     assert [row["state"] for row in rows] == ["COMPLETE", "PRUNED", "COMPLETE", "COMPLETE"]
-    assert int(rows[1]["last_step"]) < 10000
+    assert int(rows[1]["last_step"]) <= 10000
     # stopped before its run's end: no summary
     run = tmp_path / "study" / "trials" / "0001" / "runs" / "q_table" / "FrozenLake-v1" / "seed_1"
     assert run.exists() and not list(run.glob("*/summary.json"))

@@ -18,7 +18,7 @@ import random
 import sys
 import time
 from dataclasses import asdict, dataclass
-from typing import Callable, NamedTuple
+from typing import Callable, Literal, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -54,7 +54,8 @@ class Args:
     capture_video: bool = False  # record evaluation episodes as mp4 into {video_dir}/{run_name}/
     save_model: bool = False  # save the policy network into the run folder at the end
     model_path: str | None = None  # load policy weights saved by --save-model before training or evaluating
-    eval_episodes: int = 10  # greedy episodes per evaluation (argmax action for Discrete, mean action for Box)
+    eval_episodes: int = 10  # episodes per evaluation
+    eval_policy: Literal["greedy", "sampled"] = "greedy"  # evaluate the most probable (Discrete) or mean (Box) action, or actions drawn from π as in training
     eval_frequency: int = 10_000  # environment steps between evaluations (there is always one at the end)
     log_dir: str = "runs"  # folder of the run folders (TensorBoard logs, summary.json, model)
     video_dir: str = "videos"  # folder of the video folders
@@ -229,7 +230,7 @@ def train(args: Args) -> dict:
     if args.model_path is not None:
         load_model(policy, args.model_path, args, device)
     optimizer = torch.optim.Adam(policy.parameters(), lr=args.learning_rate)
-    run = Run(args, greedy_policy(policy, device, action_space))
+    run = Run(args, policy, device, action_space)
     # each copy's running episode as lists of observations, actions, rewards; finished ones wait for an update
     running: list[tuple[list, list, list]] = [([], [], []) for _ in range(args.num_envs)]
     finished: list[Episode] = []
@@ -273,15 +274,23 @@ def train(args: Args) -> dict:
 # ==== bookkeeping: nothing below this line is the algorithm ===============================
 
 
-def greedy_policy(policy: Policy, device: torch.device, action_space: gym.spaces.Space) -> Callable[[np.ndarray], np.ndarray]:
-    """A function from observations (n, obs_dim) to the policy's greedy env actions, the ones evaluations
-    take: a CategoricalPolicy's most probable action, a GaussianPolicy's mean clipped to the bounds."""
+def evaluation_policy(policy: Policy, device: torch.device, action_space: gym.spaces.Space,
+                      sample_with: torch.Generator | None) -> Callable[[np.ndarray], np.ndarray]:
+    """A function from observations (n, obs_dim) to the env actions evaluations take. Greedy when
+    sample_with is None: a CategoricalPolicy's most probable action, a GaussianPolicy's mean. Otherwise
+    drawn from π with that generator, so that evaluating leaves training's random draws as they were."""
 
     @torch.no_grad()
     def act(obs: np.ndarray) -> np.ndarray:
         output = policy(torch.as_tensor(obs, dtype=torch.float32, device=device))
-        greedy = output.argmax(dim=1) if isinstance(policy, CategoricalPolicy) else output
-        return to_env_actions(greedy.cpu().numpy(), action_space)
+        if sample_with is None:
+            actions = output.argmax(dim=1) if isinstance(policy, CategoricalPolicy) else output
+        elif isinstance(policy, CategoricalPolicy):
+            actions = torch.multinomial(output.softmax(dim=1), 1, generator=sample_with).squeeze(1)
+        else:
+            noise = torch.randn(output.shape, generator=sample_with, device=device)
+            actions = output + policy.log_std.exp() * noise
+        return to_env_actions(actions.cpu().numpy(), action_space)
 
     return act
 
@@ -289,8 +298,10 @@ def greedy_policy(policy: Policy, device: torch.device, action_space: gym.spaces
 class Run:
     """A run's folder, TensorBoard log, progress, evaluations and summary.json."""
 
-    def __init__(self, args: Args, policy: Callable[[np.ndarray], np.ndarray]):
-        self.args, self.policy = args, policy
+    def __init__(self, args: Args, policy: Policy, device: torch.device, action_space: gym.spaces.Space):
+        self.args, self.generator = args, torch.Generator(device)
+        self.policies = {"greedy": evaluation_policy(policy, device, action_space, None),
+                         "sampled": evaluation_policy(policy, device, action_space, self.generator)}
         self.name = unique_run_name(args)
         self.dir = os.path.join(args.log_dir, self.name)
         # a queue that holds a log point's episodes: with the default of 10, adding an event
@@ -350,12 +361,14 @@ class Run:
                   f"SPS {global_step / (time.perf_counter() - self.start_time):.0f}, "
                   f"episodic return {last_return}", flush=True)
         if crossings(global_step, args.num_envs, args.eval_frequency) and global_step < args.total_timesteps:
-            self.writer.add_scalar("eval/episodic_return", self.evaluate().mean(), global_step)
+            self.writer.add_scalar("eval/episodic_return", self.evaluate(args.eval_policy).mean(), global_step)
             self.writer.flush()  # on disk at once, for whoever follows the run (benchmarks/tune.py prunes on it)
 
-    def evaluate(self) -> np.ndarray:
-        """Undiscounted returns of eval_episodes greedy episodes, shape (eval_episodes,)."""
-        return evaluate(self.policy, self.eval_env, self.args.eval_episodes, self.args.seed + 100_000)
+    def evaluate(self, protocol: str) -> np.ndarray:
+        """Undiscounted returns of eval_episodes episodes of the greedy or sampled policy, shape
+        (eval_episodes,). Every evaluation plays the same env seeds and, sampled, the same draws."""
+        self.generator.manual_seed(self.args.seed + 100_000)
+        return evaluate(self.policies[protocol], self.eval_env, self.args.eval_episodes, self.args.seed + 100_000)
 
     def finish(self, global_step: int, model: dict, **objects) -> dict:
         """The final evaluation, the model file and summary.json; returns the summary with the
@@ -364,7 +377,9 @@ class Run:
         self.write_episodes()
         train_seconds = time.perf_counter() - self.start_time
         self.bar.close()
-        eval_returns = self.evaluate() if self.status == "completed" else np.array([])
+        eval_returns = self.evaluate(args.eval_policy) if self.status == "completed" else np.array([])
+        # a sampled evaluation keeps the greedy one beside it
+        greedy_returns = self.evaluate("greedy") if eval_returns.size and args.eval_policy == "sampled" else eval_returns
         if eval_returns.size:
             self.writer.add_scalar("eval/episodic_return", eval_returns.mean(), global_step)
         self.eval_env.close()
@@ -378,6 +393,8 @@ class Run:
             "eval_mean": float(eval_returns.mean()) if eval_returns.size else None,
             "eval_std": float(eval_returns.std()) if eval_returns.size else None,
             "eval_returns": eval_returns.tolist(),
+            "eval_policy": args.eval_policy,
+            "greedy_eval_mean": float(greedy_returns.mean()) if greedy_returns.size else None,
             "global_step": global_step,
             "gradient_steps": self.gradient_steps,
             "episodes": len(self.episodic_returns),
@@ -393,7 +410,7 @@ class Run:
 
 
 def evaluate(policy: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes: int, seed: int) -> np.ndarray:
-    """Undiscounted returns of `episodes` episodes of a greedy policy, shape (episodes,)."""
+    """Undiscounted returns of `episodes` episodes of `policy`, shape (episodes,)."""
     returns = np.zeros(episodes)
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
@@ -504,5 +521,6 @@ if __name__ == "__main__":
     if result["status"] != "completed":
         print(f"{SCRIPT}: {result['status']}; logs kept in {result['run_dir']}", file=sys.stderr)
         sys.exit(1)
-    print(f"greedy evaluation: {result['eval_mean']:.2f} ± {result['eval_std']:.2f} over "
-          f"{len(result['eval_returns'])} episodes; run folder {result['run_dir']}")
+    greedy = f" (greedy: {result['greedy_eval_mean']:.2f})" if result["eval_policy"] == "sampled" else ""
+    print(f"{result['eval_policy']} evaluation: {result['eval_mean']:.2f} ± {result['eval_std']:.2f} over "
+          f"{len(result['eval_returns'])} episodes{greedy}; run folder {result['run_dir']}")

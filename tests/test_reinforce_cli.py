@@ -12,7 +12,7 @@ from tests.helpers import (assert_rejected, only_run_dir, read_summary, run_scri
 
 SHORT_RUN = ["--total-timesteps", "2000", "--episodes-per-update", "4", "--eval-frequency", "1000", "--eval-episodes", "2"]
 SUMMARY_KEYS = {
-    "status", "eval_mean", "eval_std", "eval_returns", "global_step", "gradient_steps", "episodes",
+    "status", "eval_mean", "eval_std", "eval_returns", "eval_policy", "greedy_eval_mean", "global_step", "gradient_steps", "episodes",
     "train_seconds", "sps", "run_dir", "model_file", "args",
 }
 SCALAR_TAGS = {
@@ -25,7 +25,7 @@ def test_help_lists_every_option_with_its_docstring():
     result = run_script("reinforce", "--help", cwd=".")
     assert result.returncode == 0
     for option in ("--env-id", "--num-envs", "--total-timesteps", "--device", "--model-path", "--episodes-per-update",
-                   "--ent-coef", "--gamma"):
+                   "--ent-coef", "--gamma", "--eval-policy"):
         assert option in result.stdout
     assert "finished episodes that trigger a gradient step" in result.stdout
 

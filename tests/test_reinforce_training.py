@@ -103,6 +103,16 @@ def test_same_seed_gives_the_same_episodic_returns_on_cpu(reinforce, tmp_path):
     assert first["run_dir"] != second["run_dir"]
 
 
+def test_a_sampled_evaluation_leaves_training_as_it_was_and_keeps_the_greedy_one_beside_it(reinforce, tmp_path):
+    greedy = short_training(reinforce, tmp_path, total_timesteps=5000, eval_frequency=1000, eval_episodes=3)
+    sampled = short_training(reinforce, tmp_path, total_timesteps=5000, eval_frequency=1000, eval_episodes=3,
+                             eval_policy="sampled")
+    assert sampled["episodic_returns"] == greedy["episodic_returns"]
+    assert (greedy["eval_policy"], sampled["eval_policy"]) == ("greedy", "sampled")
+    assert sampled["greedy_eval_mean"] == greedy["eval_mean"] == greedy["greedy_eval_mean"]
+    assert sampled["eval_returns"] != greedy["eval_returns"]
+
+
 def test_non_finite_loss_stops_training_and_keeps_the_logs(reinforce, tmp_path, monkeypatch):
     monkeypatch.setattr(reinforce, "reward_to_go", lambda rewards, episode_ends, gamma: np.full(len(rewards), np.nan))
     result = short_training(reinforce, tmp_path)

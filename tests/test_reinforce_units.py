@@ -84,12 +84,35 @@ def test_box_actions_are_clipped_for_the_env_only(reinforce):
 
 def test_greedy_actions_are_the_argmax_and_the_clipped_mean(reinforce):
     categorical = two_action_toy(reinforce, [0.3, 0.9])
-    act = reinforce.greedy_policy(categorical, torch.device("cpu"), gym.spaces.Discrete(2))
+    act = reinforce.evaluation_policy(categorical, torch.device("cpu"), gym.spaces.Discrete(2), None)
     assert act(np.zeros((3, 1), dtype=np.float32)).tolist() == [1, 1, 1]
 
     gaussian = reinforce.GaussianPolicy(obs_dim=1, action_dim=2, hidden_sizes=())
     with torch.no_grad():
         gaussian.net[0].weight.copy_(torch.tensor([[1.0], [-1.0]]))
         gaussian.net[0].bias.zero_()
-    act = reinforce.greedy_policy(gaussian, torch.device("cpu"), gym.spaces.Box(-1.0, 1.0, (2,)))
+    act = reinforce.evaluation_policy(gaussian, torch.device("cpu"), gym.spaces.Box(-1.0, 1.0, (2,)), None)
     assert act(np.array([[0.5], [3.0]], dtype=np.float32)).tolist() == [[0.5, -0.5], [1.0, -1.0]]
+
+
+def test_sampled_actions_follow_pi_and_their_own_generator(reinforce):
+    categorical = two_action_toy(reinforce, [0.3, 0.9])  # π(1) = sigmoid(0.6) ≈ 0.646
+    generator = torch.Generator().manual_seed(5)
+    act = reinforce.evaluation_policy(categorical, torch.device("cpu"), gym.spaces.Discrete(2), generator)
+    torch.manual_seed(0)
+    global_state = torch.get_rng_state()
+    actions = act(np.zeros((20_000, 1), dtype=np.float32))
+    assert torch.equal(torch.get_rng_state(), global_state)  # training's draws untouched
+    assert abs(actions.mean() - torch.sigmoid(torch.tensor(0.6)).item()) < 0.01
+    generator.manual_seed(5)
+    assert (act(np.zeros((20_000, 1), dtype=np.float32)) == actions).all()
+
+    gaussian = reinforce.GaussianPolicy(obs_dim=1, action_dim=2, hidden_sizes=())
+    with torch.no_grad():
+        gaussian.net[0].weight.copy_(torch.tensor([[1.0], [-1.0]]))
+        gaussian.net[0].bias.zero_()
+        gaussian.log_std.copy_(torch.tensor([np.log(0.1), np.log(0.2)]))
+    act = reinforce.evaluation_policy(gaussian, torch.device("cpu"), gym.spaces.Box(-10.0, 10.0, (2,)), generator)
+    actions = act(np.full((20_000, 1), 0.5, dtype=np.float32))
+    assert np.allclose(actions.mean(axis=0), [0.5, -0.5], atol=0.01)
+    assert np.allclose(actions.std(axis=0), [0.1, 0.2], atol=0.01)

@@ -1,5 +1,6 @@
-"""One algorithm on one env over several seeds: the final greedy evaluation and the wall
-time of each run, then how many seeds reach a threshold.
+"""One algorithm on one env over several seeds: the final evaluation (greedy, or as the script's
+--eval-policy says, with the greedy one beside it) and the wall time of each run, then how many
+seeds reach a threshold.
 
     python -m benchmarks.seeds --algorithm dqn --env-id CartPole-v1 --seeds 1 2 3 4 5 --threshold 475
     python -m benchmarks.seeds --algorithm dqn --env-id LunarLander-v3 --workers 2 \\
@@ -28,15 +29,16 @@ class Args:
     seeds: tuple[int, ...] = (1, 2, 3, 4, 5)
     """seeds to run"""
     threshold: float = 475.0
-    """greedy evaluation mean that counts as solved"""
+    """final evaluation mean that counts as solved"""
     extra: str = ""
     """more options of the algorithm's own command line, as one string after an equals sign (--extra='--batch-size 128')"""
     workers: int = 1
     """runs at the same time; with more than one, each gets one torch thread"""
 
 
-def run(args: Args, seed: int) -> tuple[float, float, float, int]:
-    """(greedy mean, greedy std, wall seconds, env steps) of one seed."""
+def run(args: Args, seed: int) -> tuple[float, float, float, int, str, float]:
+    """(evaluation mean, its std, wall seconds, env steps, evaluation protocol, greedy evaluation mean)
+    of one seed."""
     if args.workers > 1:
         torch.set_num_threads(1)
     module = load_algorithm(args.algorithm)
@@ -45,17 +47,24 @@ def run(args: Args, seed: int) -> tuple[float, float, float, int]:
         algorithm_args = tyro.cli(module.Args, args=shlex.split(args.extra), default=defaults)
         start = time.perf_counter()
         result = module.train(algorithm_args)
-    return result["eval_mean"], result["eval_std"], time.perf_counter() - start, result["global_step"]
+    seconds = time.perf_counter() - start
+    protocol = result.get("eval_policy", "greedy")
+    return (result["eval_mean"], result["eval_std"], seconds, result["global_step"], protocol,
+            result.get("greedy_eval_mean", result["eval_mean"]))
 
 
 def main(args: Args) -> None:
     with ProcessPoolExecutor(args.workers) as pool:
         results = list(pool.map(run, [args] * len(args.seeds), args.seeds))
-    steps = results[0][3]
+    steps, protocol = results[0][3], results[0][4]
     print(f"{args.algorithm}.py on {args.env_id}, {steps} steps a run" + (f", {args.extra}" if args.extra else ""))
-    print("| seed | greedy eval (mean ± std) | wall time |\n|---|---|---|")
-    for seed, (mean, std, seconds, _) in zip(args.seeds, results):
-        print(f"| {seed} | {mean:.1f} ± {std:.1f} | {seconds:.0f} s |")
+    if protocol == "greedy":
+        print("| seed | greedy eval (mean ± std) | wall time |\n|---|---|---|")
+    else:
+        print(f"| seed | {protocol} eval (mean ± std) | greedy eval (mean) | wall time |\n|---|---|---|---|")
+    for seed, (mean, std, seconds, _, _, greedy) in zip(args.seeds, results):
+        beside = "" if protocol == "greedy" else f" {greedy:.1f} |"
+        print(f"| {seed} | {mean:.1f} ± {std:.1f} |{beside} {seconds:.0f} s |")
     means = [mean for mean, *_ in results]
     solved = sum(mean >= args.threshold for mean in means)
     print(f"\nover seeds: {statistics.mean(means):.1f} ± {statistics.pstdev(means):.1f}; "

@@ -4,13 +4,15 @@ real script, one process per seed, as benchmarks/sweep.py runs a cell.
     python benchmarks/tune.py --algorithm q_table --env-id FrozenLake-v1 --trials 30
     python benchmarks/tune.py --algorithm dqn --env-id MountainCar-v0 --seeds 1 2 --workers 2 \\
         --space 'learning_rate=1e-4:1e-2:log' 'train_frequency=1,2,4,8'
+    python benchmarks/tune.py --algorithm dqn --env-id MountainCar-v0 --backend ray --ray-address auto --workers 16
 
 The space of an algorithm × env comes from benchmarks/tuning.toml (its fixed options and
 its ranges), and --space adds to it or replaces its entries: NAME=LOW:HIGH (uniform),
 NAME=LOW:HIGH:log (log-uniform), NAME=A,B,C (choices); an int option draws ints. A trial's value
-is the mean (or --objective iqm) of its seeds' final greedy evaluations; each evaluation a run
+is the mean (or --objective iqm) of its seeds' final evaluations; each evaluation a run
 makes on the way (eval/episodic_return, every --eval-frequency steps) goes to the pruner, which
-stops a trial that trails the others at the same step. The study lives in SQLite under --out:
+stops a trial that trails the others at the same step. Runs are processes of this machine or
+Ray tasks (--backend ray), whose evaluations stream back as they come. The study lives in SQLite under --out:
 the same command again continues it, counting the trials that finished; Ctrl-C stops the running
 trials and keeps the finished ones; a run that fails or stops on a non-finite loss makes its trial
 failed, and the study goes on. At the end: trials.csv, history.png, importances.png, and
@@ -32,15 +34,18 @@ import typing
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Iterator, Literal
 
 if __package__ in (None, ""):  # run as `python benchmarks/tune.py`: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import tyro  # noqa: E402
+# at the top: a Ray worker then imports it (seconds) before it starts a run, not while the run goes on
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
+from benchmarks import sweep_backends, sweep_grid  # noqa: E402
 from benchmarks.common import ROOT, load_algorithm  # noqa: E402
-from benchmarks.sweep_backends import launch, stop  # noqa: E402
+from benchmarks.sweep_backends import connect_ray, launch, stop  # noqa: E402
 from benchmarks.sweep_grid import (SWEEP_FLAGS, Cell, UsageError, available_algorithms, command,  # noqa: E402
                                    log_tail, parse_with, suite_options, tomllib)
 
@@ -62,6 +67,9 @@ class Args:
     startup_trials: int = 5  # trials that the median pruner lets finish before it prunes
     workers: int = 1  # trials at a time, each running its seeds one after the other
     threads_per_run: int = 1  # torch/OpenMP threads of each run (its OMP_NUM_THREADS)
+    backend: Literal["local", "ray"] = "local"  # runs as processes of this machine, or as Ray tasks
+    ray_address: str | None = None  # with --backend ray: the cluster to join, auto or HOST:PORT; None starts a local Ray instance
+    cpus_per_run: float = 1.0  # with --backend ray: CPUs each run's task asks for
     device: str = "cpu"  # --device of each run, where the script has one
     sampler_seed: int = 0  # seed of optuna's TPE sampler
     out: str | None = None  # folder of the study (default runs/tune/{algorithm}/{env id})
@@ -181,6 +189,8 @@ def check_space(args: Args, fixed: list[str], dimensions: dict[str, Dimension]) 
     for name in ("trials", "workers", "threads_per_run"):
         if getattr(args, name) <= 0:
             raise UsageError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    if args.cpus_per_run <= 0:
+        raise UsageError(f"--cpus-per-run must be positive, got {args.cpus_per_run}")
     if args.startup_trials < 0:
         raise UsageError(f"--startup-trials must be >= 0, got {args.startup_trials}")
     if not args.seeds:
@@ -200,8 +210,6 @@ class Evaluations:
 
     def new(self) -> list[tuple[int, float]]:
         """The (step, value) pairs written since the last call."""
-        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
         if self.events is None:
             folders = [path for path in self.run_folder.iterdir() if path.is_dir()] if self.run_folder.exists() else []
             if not folders:
@@ -215,6 +223,59 @@ class Evaluations:
         return points
 
 
+def follow_run(argv: list[str], run_folder: Path, environment: dict[str, str]) -> Iterator[tuple]:
+    """One seed's run of the script, as it goes: ("eval", step, value) for each periodic evaluation,
+    ("running",) at every poll between them, and last ("end", exit status, summary or None, log tail).
+    Closing the generator, or cancelling the Ray task that runs it, stops the run."""
+    run_folder.mkdir(parents=True, exist_ok=True)
+    process = launch(argv, str(run_folder / "run.log"), environment)
+    evaluations = Evaluations(run_folder)
+    try:
+        while process.poll() is None:
+            time.sleep(POLL_SECONDS)
+            for step, value in evaluations.new():
+                yield "eval", step, value
+            yield ("running",)
+        summary_path = next(run_folder.glob("*/summary.json"), None)
+        summary = None if summary_path is None else json.loads(summary_path.read_text())
+        yield "end", process.returncode, summary, log_tail(run_folder / "run.log")
+    finally:
+        if process.poll() is None:
+            stop(process)
+
+
+class LocalRuns:
+    """Runs as processes of this machine."""
+
+    def follow(self, argv: list[str], run_folder: Path, environment: dict[str, str]) -> tuple[Iterator[tuple], Callable]:
+        """The run's items (follow_run's) and a function that stops it."""
+        items = follow_run(argv, run_folder, environment)
+        return items, items.close
+
+
+class RayRuns:
+    """Runs as Ray tasks of --cpus-per-run CPUs each, their items streamed back as they come; the run
+    folders are written where the tasks run (a filesystem the nodes share keeps them in one place)."""
+
+    def __init__(self, ray, cpus_per_run: float):
+        # the tasks' code travels with them: a worker need not find these modules on its own path
+        for module in (sys.modules[__name__], sweep_backends, sweep_grid):
+            ray.cloudpickle.register_pickle_by_value(module)
+        self.ray, self.task = ray, ray.remote(follow_run).options(num_cpus=cpus_per_run, max_retries=0)
+
+    def follow(self, argv: list[str], run_folder: Path, environment: dict[str, str]) -> tuple[Iterator[tuple], Callable]:
+        references = self.task.remote(argv, run_folder, environment)
+
+        def items() -> Iterator[tuple]:
+            try:
+                for reference in references:
+                    yield self.ray.get(reference)
+            except self.ray.exceptions.RayError as err:
+                raise TrialFailed(f"its Ray task failed: {str(err).splitlines()[0]}") from None
+
+        return items(), lambda: self.ray.cancel(references)
+
+
 def aggregate(values: list[float], objective: str) -> float:
     if objective == "iqm" and len(values) >= 4:
         ordered, cut = sorted(values), len(values) // 4
@@ -226,13 +287,20 @@ class Objective:
     """A trial: its options drawn from the space, then each seed's run of the real script in turn."""
 
     def __init__(self, args: Args, fixed: list[str], dimensions: dict[str, Dimension], total_timesteps: int,
-                 out: Path, stop_requested: threading.Event):
-        self.args, self.fixed, self.dimensions = args, fixed, dimensions
+                 out: Path, stop_requested: threading.Event, runs: LocalRuns | RayRuns):
+        self.args, self.fixed, self.dimensions, self.runs = args, fixed, dimensions, runs
         self.total_timesteps, self.out, self.stop_requested = max(total_timesteps, 1), out, stop_requested
         threads = str(args.threads_per_run)
         self.environment = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "PYTHONUNBUFFERED": "1"}
 
     def __call__(self, trial) -> float:
+        try:
+            return self.run_trial(trial)
+        except TrialFailed as failure:
+            trial.set_user_attr("failure", str(failure))
+            raise
+
+    def run_trial(self, trial) -> float:
         import optuna
 
         params = {name: dimension.suggest(trial) for name, dimension in self.dimensions.items()}
@@ -241,26 +309,23 @@ class Objective:
         for index, seed in enumerate(self.args.seeds):
             cell = Cell(self.args.algorithm, self.args.env_id, seed, [*self.fixed, *suite_options(params)])
             argv = [*command(cell, trial_out, self.args.device), "--no-progress"]
-            cell.folder(trial_out).mkdir(parents=True, exist_ok=True)
-            log_path = cell.folder(trial_out) / "run.log"
-            process = launch(argv, str(log_path), self.environment)
-            evaluations = Evaluations(cell.folder(trial_out))
-            while process.poll() is None:
-                time.sleep(POLL_SECONDS)
+            items, stop_run = self.runs.follow(argv, cell.folder(trial_out), self.environment)
+            exit_status, summary, tail = None, None, ""
+            for item in items:
                 if self.stop_requested.is_set():
-                    stop(process)
+                    stop_run()
                     trial.set_user_attr("interrupted", True)
                     raise TrialFailed("interrupted")
-                for step, value in evaluations.new():
+                if item[0] == "eval":
+                    _, step, value = item
                     trial.report(value, index * self.total_timesteps + step)
                     if trial.should_prune():
-                        stop(process)
+                        stop_run()
                         raise optuna.TrialPruned(f"seed {seed}: {value:g} at step {step}")
-            summary_path = next(cell.folder(trial_out).glob("*/summary.json"), None)
-            summary = None if summary_path is None else json.loads(summary_path.read_text())
-            if process.returncode != 0 or summary is None or summary["status"] != "completed":
-                tail = log_tail(log_path)
-                raise TrialFailed(f"seed {seed} exited with {process.returncode}: {tail.splitlines()[-1] if tail else ''}")
+                elif item[0] == "end":
+                    _, exit_status, summary, tail = item
+            if exit_status != 0 or summary is None or summary["status"] != "completed":
+                raise TrialFailed(f"seed {seed} exited with {exit_status}: {tail.splitlines()[-1] if tail else ''}")
             finals.append(summary["eval_mean"])
             trial.set_user_attr(f"seed_{seed}", summary["eval_mean"])
         value = aggregate(finals, self.args.objective)
@@ -373,9 +438,10 @@ def main(args: Args) -> int:
         import optuna
     except ImportError:
         raise UsageError('benchmarks/tune.py needs optuna: pip install -e ".[tune]"') from None
+    ray = connect_ray(args) if args.backend == "ray" else None
     out = Path(args.out or Path("runs") / "tune" / args.algorithm / args.env_id.replace("/", "_"))
     out.mkdir(parents=True, exist_ok=True)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial's cause is in its own line (report_trial)
     study = optuna.create_study(
         study_name=args.study_name or f"{args.algorithm}-{args.env_id}", storage=f"sqlite:///{out.resolve() / 'study.db'}",
         load_if_exists=True, direction="maximize", sampler=optuna.samplers.TPESampler(seed=args.sampler_seed),
@@ -384,20 +450,27 @@ def main(args: Args) -> int:
     print(f"tune: {args.algorithm} on {args.env_id}, {finished(study)} trials finished, {max(remaining, 0)} to run, "
           f"seeds {' '.join(map(str, args.seeds))}, into {out}", flush=True)
     stop_requested = threading.Event()
-    objective = Objective(args, fixed, dimensions, script_args.total_timesteps, out, stop_requested)
+    runs = LocalRuns() if ray is None else RayRuns(ray, args.cpus_per_run)
+    objective = Objective(args, fixed, dimensions, script_args.total_timesteps, out.resolve(), stop_requested, runs)
 
     def request_stop(signum, frame) -> None:
         stop_requested.set()
-        study.stop()
+
+    def stop_if_requested(study, trial) -> None:
+        # here, not in the signal handler: optuna stops a study only from a trial's thread
+        if stop_requested.is_set():
+            study.stop()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if remaining > 0:
             study.optimize(objective, n_trials=remaining, n_jobs=args.workers, catch=(TrialFailed,),
-                           callbacks=[report_trial])
+                           callbacks=[report_trial, stop_if_requested])
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if ray is not None:
+            ray.shutdown()
     write_outputs(study, args, fixed, out)
     if stop_requested.is_set():
         print(f"tune: interrupted; {finished(study)} trials kept in {out / 'study.db'}", file=sys.stderr)
@@ -407,7 +480,8 @@ def main(args: Args) -> int:
 
 def report_trial(study, trial) -> None:
     value = "" if trial.value is None else f" {trial.value:g}"
-    print(f"trial {trial.number}: {trial.state.name.lower()}{value} "
+    failure = f" ({trial.user_attrs['failure']})" if "failure" in trial.user_attrs else ""
+    print(f"trial {trial.number}: {trial.state.name.lower()}{value}{failure} "
           + ", ".join(f"{name} {value!r}" for name, value in trial.params.items()), flush=True)
 
 

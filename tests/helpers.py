@@ -5,6 +5,7 @@ import io
 import json
 import os
 import runpy
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -155,3 +156,10 @@ def member_transitions_are_real(buffer, member: int,
         np.testing.assert_allclose(float(buffer.rewards[member, t]), reward, rtol=1e-5, atol=1e-5)
         assert bool(buffer.dones[member, t]) == terminated, "done flags must be terminations, and only those"
     return int(buffer.dones[member, :size].sum())
+
+
+def closed_port() -> int:
+    """A local TCP port that nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

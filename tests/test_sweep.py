@@ -7,7 +7,6 @@ import csv
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ import pytest
 
 from benchmarks import report, sweep, sweep_backends, sweep_grid
 from benchmarks.common import ROOT
-from tests.helpers import assert_rejected, run_benchmark
+from tests.helpers import assert_rejected, closed_port, run_benchmark
 
 TINY_SUITE = """
 [q_table.CartPole-v1]
@@ -276,12 +275,6 @@ def test_runs_spread_over_gpus_with_room_for_k_each():
     load[1] -= 1
     assert sweep_backends.pick_gpu(load, runs_per_gpu=2) == 1
     assert sweep_backends.pick_gpu({3: 1, 5: 0, 7: 0}, runs_per_gpu=1) == 5
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.parametrize("cli_args, message", [

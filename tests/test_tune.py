@@ -16,7 +16,7 @@ import tyro
 from benchmarks import tune
 from benchmarks.common import ROOT
 from benchmarks.sweep_grid import tomllib
-from tests.helpers import run_benchmark
+from tests.helpers import closed_port, run_benchmark
 
 pytest.importorskip("optuna", reason="benchmarks/tune.py needs optuna (pip install -e '.[tune]')")
 
@@ -55,7 +55,10 @@ def test_search_finds_a_better_setting_than_its_worst_and_writes_its_outputs(tmp
     assert f"best trial {best['number']}" in result.stdout
 
 
-def test_the_pruner_stops_a_trial_that_trails_at_an_evaluation(tmp_path):
+@pytest.mark.parametrize("backend", ["local", "ray"])
+def test_the_pruner_stops_a_trial_that_trails_at_an_evaluation(tmp_path, backend):
+    if backend == "ray":
+        pytest.importorskip("ray", reason="Ray is not installed (pip install 'ray[default]')")
     # A learning rate of 0 leaves the table at zero, so its evaluations trail the learning trials'
     # from the first on which those succeed. TPE's draws with sampler seed 0: 0.5, 0, 0.5, 0.5.
     (tmp_path / "space.toml").write_text("""
@@ -64,10 +67,11 @@ args = { exploration_fraction = 0.5, end_e = 0.0 }
 [q_table.FrozenLake-v1.space]
 learning_rate = { choices = [0.0, 0.5] }
 """)
-    # 50,000 steps, so that a pruned run is still going when the tuner, polling every half second, stops it
-    longer = [*QUICK[:-1], "--extra=--total-timesteps 50000 --eval-frequency 2500 --eval-episodes 100"]
+    # 100,000 steps, so that a pruned run is still going when the tuner, polling every half second, stops it
+    # (10,000 steps could end inside a poll, or while the tuner waits for a busy CPU)
+    longer = [*QUICK[:-1], "--extra=--total-timesteps 100000 --eval-frequency 2500 --eval-episodes 100"]
     result = run_tune("--trials", "4", "--startup-trials", "1", "--sampler-seed", "0", "--space-file", "space.toml",
-                      "--out", "study", cwd=tmp_path, quick=longer)
+                      "--out", "study", "--backend", backend, cwd=tmp_path, quick=longer)
     assert result.returncode == 0, result.stderr
     rows = trials(tmp_path / "study")
     assert [float(row["params_learning_rate"]) for row in rows] == [0.5, 0.0, 0.5, 0.5]
@@ -90,9 +94,10 @@ def test_a_failing_trial_is_recorded_as_failed_and_the_study_goes_on(tmp_path):
         assert f"trial {row['number']}: {row['state'].lower()}" in result.stdout
 
 
-def test_a_stopped_study_resumes_without_repeating_finished_trials(tmp_path):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_stopped_study_resumes_without_repeating_finished_trials(tmp_path, workers):
     command = [sys.executable, str(ROOT / "benchmarks" / "tune.py"), *QUICK, "--pruner", "none", "--out", "study",
-               "--space", "learning_rate=0.01:1.0:log"]
+               "--space", "learning_rate=0.01:1.0:log", "--workers", workers]
     process = subprocess.Popen([*command, "--trials", "50"], cwd=tmp_path, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     seen = []
@@ -128,9 +133,14 @@ def test_a_stopped_study_resumes_without_repeating_finished_trials(tmp_path):
     (["--trials", "0"], "--trials must be positive"),
     (["--extra=--gamma x"], "q_table.py options"),
     (["--space-file", "missing.toml"], "--space-file 'missing.toml': no such file"),
+    (["--cpus-per-run", "0"], "--cpus-per-run must be positive"),
+    (["--backend", "ray", "--ray-address", "127.0.0.1:{port}"], "cannot reach a Ray cluster at 127.0.0.1:"),
 ])
 def test_bad_input_is_refused_before_anything_is_written(tmp_path, cli_args, message, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    if "ray" in cli_args:
+        pytest.importorskip("ray", reason="Ray is not installed (pip install 'ray[default]')")
+        cli_args = [arg.format(port=closed_port()) for arg in cli_args]
     with pytest.raises(tune.UsageError, match=re.escape(message)):
         tune.main(tyro.cli(tune.Args, args=[*QUICK, "--out", "study", *cli_args]))
     assert not (tmp_path / "study").exists()

@@ -78,7 +78,8 @@ def outcome(cell: Cell, out: Path, exit_code: int, alone: bool = True) -> tuple[
     summary = summaries[-1] if summaries else {}
     if (exit_code == 0 or not alone) and summary.get("status") == "completed":
         mean, std = summary.get("eval_mean"), summary.get("eval_std")
-        note = f"greedy eval {mean:.3g} ± {std:.3g}" if mean is not None else "completed"
+        protocol = summary.get("eval_policy", "greedy")
+        note = f"{protocol} eval {mean:.3g} ± {std:.3g}" if mean is not None else "completed"
         return "completed", {"exit_code": 0, "log_tail": ""}, note
     tail = log_tail(folder / "run.log")
     cause = f"killed by signal {-exit_code}" if exit_code < 0 else f"exit status {exit_code}"

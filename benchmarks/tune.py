@@ -27,6 +27,7 @@ import json
 import math
 import shlex
 import signal
+import struct
 import sys
 import threading
 import time
@@ -40,8 +41,7 @@ if __package__ in (None, ""):  # run as `python benchmarks/tune.py`: make `bench
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import tyro  # noqa: E402
-# at the top: a Ray worker then imports it (seconds) before it starts a run, not while the run goes on
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
+from tensorboard.compat.proto.event_pb2 import Event  # noqa: E402
 
 from benchmarks import sweep_backends, sweep_grid  # noqa: E402
 from benchmarks.common import ROOT, load_algorithm  # noqa: E402
@@ -202,24 +202,34 @@ def check_space(args: Args, fixed: list[str], dimensions: dict[str, Dimension]) 
 
 
 class Evaluations:
-    """The eval/episodic_return points of a running script's TensorBoard log, read as they come: one
-    accumulator per run, which each reload reads on from where it stopped."""
+    """The eval/episodic_return points of a running script's TensorBoard event file, read as they
+    come. Each call reads the records written since the last one, up to the file's size at the call:
+    a script that writes faster than this reads (q_table.py logs thousands of episodes a second)
+    cannot keep a call from returning, as it kept TensorBoard's own EventAccumulator reading on."""
 
     def __init__(self, run_folder: Path):
-        self.run_folder, self.events, self.seen = run_folder, None, 0
+        self.run_folder, self.path, self.offset = run_folder, None, 0
 
     def new(self) -> list[tuple[int, float]]:
         """The (step, value) pairs written since the last call."""
-        if self.events is None:
-            folders = [path for path in self.run_folder.iterdir() if path.is_dir()] if self.run_folder.exists() else []
-            if not folders:
+        if self.path is None:
+            self.path = next(iter(sorted(self.run_folder.glob("*/events.out.tfevents.*"))), None)
+            if self.path is None:
                 return []
-            self.events = EventAccumulator(str(folders[0]), size_guidance={"scalars": 0})
-        self.events.Reload()
-        if "eval/episodic_return" not in self.events.Tags()["scalars"]:
-            return []
-        points = [(event.step, event.value) for event in self.events.Scalars("eval/episodic_return")][self.seen:]
-        self.seen += len(points)
+        with open(self.path, "rb") as file:
+            file.seek(self.offset)
+            data = file.read()
+        points, position = [], 0
+        # a TFRecord: length (8 bytes), its checksum (4), the event, the event's checksum (4)
+        while position + 12 <= len(data):
+            (length,) = struct.unpack_from("<Q", data, position)
+            if position + 16 + length > len(data):  # a record still being written
+                break
+            event = Event.FromString(data[position + 12:position + 12 + length])
+            points += [(event.step, value.simple_value) for value in event.summary.value
+                       if value.tag == "eval/episodic_return"]
+            position += 16 + length
+        self.offset += position
         return points
 
 

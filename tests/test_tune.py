@@ -59,8 +59,8 @@ def test_search_finds_a_better_setting_than_its_worst_and_writes_its_outputs(tmp
 def test_the_pruner_stops_a_trial_that_trails_at_an_evaluation(tmp_path, backend):
     if backend == "ray":
         pytest.importorskip("ray", reason="Ray is not installed (pip install 'ray[default]')")
-    # A learning rate of 0 leaves the table at zero, so its evaluations trail the learning trials'
-    # from the first on which those succeed. TPE's draws with sampler seed 0: 0.5, 0, 0.5, 0.5.
+    # A learning rate of 0 leaves the table at zero, so its evaluations trail the learning trial's
+    # from the first on which it succeeds. TPE's draws with sampler seed 0: 0.5, then 0.
     (tmp_path / "space.toml").write_text("""
 [q_table.FrozenLake-v1]
 args = { exploration_fraction = 0.5, end_e = 0.0 }
@@ -70,16 +70,44 @@ learning_rate = { choices = [0.0, 0.5] }
     # 100,000 steps, so that a pruned run is still going when the tuner, polling every half second, stops it
     # (10,000 steps could end inside a poll, or while the tuner waits for a busy CPU)
     longer = [*QUICK[:-1], "--extra=--total-timesteps 100000 --eval-frequency 2500 --eval-episodes 100"]
-    result = run_tune("--trials", "4", "--startup-trials", "1", "--sampler-seed", "0", "--space-file", "space.toml",
+    result = run_tune("--trials", "2", "--startup-trials", "1", "--sampler-seed", "0", "--space-file", "space.toml",
                       "--out", "study", "--backend", backend, cwd=tmp_path, quick=longer)
     assert result.returncode == 0, result.stderr
     rows = trials(tmp_path / "study")
-    assert [float(row["params_learning_rate"]) for row in rows] == [0.5, 0.0, 0.5, 0.5]
-    assert [row["state"] for row in rows] == ["COMPLETE", "PRUNED", "COMPLETE", "COMPLETE"]
+    assert [float(row["params_learning_rate"]) for row in rows] == [0.5, 0.0]
+    assert [row["state"] for row in rows] == ["COMPLETE", "PRUNED"]
     assert int(rows[1]["last_step"]) <= 10000
-    # stopped before its run's end: no summary
-    run = tmp_path / "study" / "trials" / "0001" / "runs" / "q_table" / "FrozenLake-v1" / "seed_1"
-    assert run.exists() and not list(run.glob("*/summary.json"))
+    if backend == "local":  # stopped before its run's end: no summary (a Ray task's stop: the test below)
+        run = tmp_path / "study" / "trials" / "0001" / "runs" / "q_table" / "FrozenLake-v1" / "seed_1"
+        assert run.exists() and not list(run.glob("*/summary.json"))
+
+
+def test_a_ray_run_streams_its_evaluations_and_stops_when_cancelled(tmp_path):
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'ray[default]')")
+    folder = tmp_path / "run"
+    # 2,000,000 steps: about two minutes, so the run is still going when it is cancelled
+    argv = [sys.executable, str(ROOT / "algos" / "q_table.py"), "--env-id", "FrozenLake-v1", "--total-timesteps",
+            "2000000", "--eval-frequency", "2500", "--eval-episodes", "10", "--log-dir", str(folder), "--no-progress"]
+
+    def running() -> bool:
+        return subprocess.run(["pgrep", "-f", str(folder)], capture_output=True).returncode == 0
+
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, logging_level="error")
+    try:
+        items, stop_run = tune.RayRuns(ray, 1.0).follow(argv, folder, {"OMP_NUM_THREADS": "1"})
+        kinds = []
+        for item in items:
+            kinds.append(item[0])
+            if item[0] == "eval":
+                break
+        assert kinds[0] == "running" and kinds[-1] == "eval" and running()
+        stop_run()
+        deadline = time.monotonic() + 30
+        while running() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not running() and not list(folder.glob("*/summary.json"))
+    finally:
+        ray.shutdown()
 
 
 def test_a_failing_trial_is_recorded_as_failed_and_the_study_goes_on(tmp_path):

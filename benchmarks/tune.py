@@ -45,7 +45,7 @@ from tensorboard.compat.proto.event_pb2 import Event  # noqa: E402
 
 from benchmarks import sweep_backends, sweep_grid  # noqa: E402
 from benchmarks.common import ROOT, load_algorithm  # noqa: E402
-from benchmarks.sweep_backends import connect_ray, launch, stop  # noqa: E402
+from benchmarks.sweep_backends import child_environment, connect_ray, launch, stop  # noqa: E402
 from benchmarks.sweep_grid import (SWEEP_FLAGS, Cell, UsageError, available_algorithms, command,  # noqa: E402
                                    log_tail, parse_with, suite_options, tomllib)
 
@@ -300,8 +300,7 @@ class Objective:
                  out: Path, stop_requested: threading.Event, runs: LocalRuns | RayRuns):
         self.args, self.fixed, self.dimensions, self.runs = args, fixed, dimensions, runs
         self.total_timesteps, self.out, self.stop_requested = max(total_timesteps, 1), out, stop_requested
-        threads = str(args.threads_per_run)
-        self.environment = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "PYTHONUNBUFFERED": "1"}
+        self.environment = child_environment(args)  # --threads-per-run torch threads, unbuffered output
 
     def __call__(self, trial) -> float:
         try:

@@ -42,6 +42,11 @@ def dqn_family(request):
 
 
 @pytest.fixture(scope="session")
+def dqn_atari():
+    return load_algorithm("dqn_atari")
+
+
+@pytest.fixture(scope="session")
 def reinforce():
     return load_algorithm("reinforce")
 

@@ -40,8 +40,8 @@ def _parameters(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
 
 
 @contextlib.contextmanager
-def recording(monkeypatch) -> Iterator[Recording]:
-    """Record every optimizer step and every ReplayBuffer.sample inside the block."""
+def recording(monkeypatch, buffer_class: type = ReplayBuffer) -> Iterator[Recording]:
+    """Record every optimizer step and every buffer_class.sample inside the block."""
     record = Recording([], [])
     pending: dict[int, tuple[list, list]] = {}
 
@@ -54,14 +54,14 @@ def recording(monkeypatch) -> Iterator[Recording]:
         before, grads = pending.pop(id(optimizer))
         record.steps.append(OptimizerStep(optimizer, before, grads, [p.detach().clone() for p in _parameters(optimizer)]))
 
-    sample = ReplayBuffer.sample
+    sample = buffer_class.sample
 
     def recording_sample(self, *args, **kwargs):
         batch = sample(self, *args, **kwargs)
         record.batches.append(batch)
         return batch
 
-    monkeypatch.setattr(ReplayBuffer, "sample", recording_sample)
+    monkeypatch.setattr(buffer_class, "sample", recording_sample)
     handles = [register_optimizer_step_pre_hook(before_step), register_optimizer_step_post_hook(after_step)]
     try:
         yield record

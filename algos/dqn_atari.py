@@ -40,6 +40,7 @@ try:  # ale-py's wheels carry the game ROMs; without it, check_args says how to 
     import ale_py
 
     gym.register_envs(ale_py)
+    ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)  # no banner on stderr
 except ImportError:
     ale_py = None
 
@@ -539,10 +540,14 @@ def check_args(args: Args) -> None:
 def replay_device(args: Args, device: torch.device) -> torch.device:
     """The device of the replay buffer: the training device when the buffer fits in its free
     memory with 2 GB to spare, else the CPU (its batches then move to the device)."""
-    if device.type != "cuda":
-        return device
     needed = (args.buffer_size + FRAME_STACK * args.num_envs) * (84 * 84 + 8)
-    return device if torch.cuda.mem_get_info(device)[0] > needed + 2e9 else torch.device("cpu")
+    if device.type == "cuda" and torch.cuda.mem_get_info(device)[0] > needed + 2e9:
+        return device
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if needed > 0.9 * memory:
+        raise UsageError(f"a replay buffer of {args.buffer_size:,} transitions needs {needed / 1e9:.1f} GB and this "
+                         f"machine has {memory / 1e9:.1f} GB: lower --buffer-size")
+    return torch.device("cpu") if device.type == "cuda" else device
 
 
 def resolve_device(name: str) -> torch.device:
@@ -574,7 +579,8 @@ def load_model(q_network: nn.Module, path: str, args: Args, device: torch.device
 
 
 def unique_run_name(args: Args) -> str:
-    run_name = base_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    # ALE/Breakout-v5 -> ALE_Breakout-v5: one folder per run, as benchmarks/ expects
+    run_name = base_name = f"{args.env_id.replace('/', '_')}__{args.exp_name}__{args.seed}__{int(time.time())}"
     copies = 0
     while os.path.exists(os.path.join(args.log_dir, run_name)):  # same run started within a second
         copies += 1

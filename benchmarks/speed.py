@@ -5,6 +5,11 @@ CartPole-v1 with the same hyperparameters (lr 2.5e-4, buffer 10k, batch 128, a g
 step every 10 env steps, target copy every 500, learning starts at 10k, ε 1 → 0.05 over
 half the run, MLP 120-84, one env), 50,000 steps a run.
 
+`--algorithm dqn_atari`: algos/dqn_atari.py against stable-baselines3's DQN with its
+AtariWrapper on ALE/Breakout-v5 with dqn_atari.py's hyperparameters
+(benchmarks/sb3_atari.py) except learning starts at 2,000 and a buffer of 100,000, 10,000
+steps a run: 2,000 gradient steps on the Nature CNN, batch 32.
+
 `--algorithm ddpg`: algos/ddpg.py against stable-baselines3's DDPG on Pendulum-v1 with the
 same hyperparameters (lr 1e-3 for actor and critic, buffer 1M, batch 256, γ 0.98, τ 0.005,
 uniformly random actions for the first 1,000 steps, then Gaussian noise of σ 0.1 half
@@ -25,6 +30,7 @@ buffer included), added up at the run's one gradient step per 10 env steps.
 
     python -m benchmarks.speed                      # prints a table, the medians and their ratio
     python -m benchmarks.speed --algorithm ddpg
+    python -m benchmarks.speed --algorithm dqn_atari --vector-envs 0
 """
 
 import statistics
@@ -44,7 +50,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.type_aliases import ReplayBufferSamples
 
-from benchmarks import sb3_reference
+from benchmarks import sb3_atari, sb3_reference
 from benchmarks.common import ROOT, load_algorithm
 
 
@@ -58,6 +64,8 @@ class Comparison:
     algozoo_args: dict
     """fields of the script's Args beyond those every run sets"""
     sb3_model: Callable[[gym.Env], BaseAlgorithm]
+    sb3_env: Callable[[str], gym.Env] = gym.make
+    """the env stable-baselines3 trains on, from env_id"""
 
 
 # Huber loss and gradient clipping at norm 10 are stable-baselines3's DQN defaults; dqn.py
@@ -68,6 +76,12 @@ DQN_SHARED = dict(learning_rate=2.5e-4, buffer_size=10_000, batch_size=128, gamm
 def sb3_ddpg(env: gym.Env) -> DDPG:
     settings = load_algorithm("ddpg").Args(**COMPARISONS["ddpg"].algozoo_args)
     return sb3_reference.sb3_ddpg(settings, env, seed=1, device="cpu")
+
+
+def sb3_dqn_atari(env) -> BaseAlgorithm:
+    comparison = COMPARISONS["dqn_atari"]
+    settings = load_algorithm("dqn_atari").Args(total_timesteps=comparison.steps, **comparison.algozoo_args)
+    return sb3_atari.sb3_dqn(settings, env, seed=1, device="cpu")
 
 
 COMPARISONS = {
@@ -92,15 +106,19 @@ COMPARISONS = {
                           gamma=0.98, tau=0.005, learning_starts=1_000),
         sb3_model=sb3_ddpg,
     ),
+    "dqn_atari": Comparison(
+        "ALE/Breakout-v5", 10_000, algozoo_args=dict(learning_starts=2_000, buffer_size=100_000),
+        sb3_model=sb3_dqn_atari, sb3_env=lambda env_id: sb3_atari.sb3_atari_env(env_id, seed=1),
+    ),
 }
 
 
 @dataclass
 class Args:
-    algorithm: Literal["dqn", "ddpg"] = "dqn"
-    """which comparison: dqn.py vs DQN on CartPole-v1, or ddpg.py vs DDPG on Pendulum-v1"""
+    algorithm: Literal["dqn", "ddpg", "dqn_atari"] = "dqn"
+    """which comparison: dqn.py vs DQN on CartPole-v1, ddpg.py vs DDPG on Pendulum-v1, dqn_atari.py vs DQN on Breakout"""
     steps: int | None = None
-    """environment steps per run; None: 50,000 for dqn, 10,000 for ddpg"""
+    """environment steps per run; None: 50,000 for dqn, 10,000 for ddpg and dqn_atari"""
     repeats: int = 3
     """runs of each implementation, alternating"""
     vector_envs: int = 8
@@ -131,7 +149,7 @@ def dqn_gradient_steps(steps: int) -> int:
 
 def sb3_sps(algorithm: str, steps: int) -> float:
     comparison = COMPARISONS[algorithm]
-    model = comparison.sb3_model(gym.make(comparison.env_id))
+    model = comparison.sb3_model(comparison.sb3_env(comparison.env_id))
     start = time.perf_counter()
     model.learn(steps)
     return steps / (time.perf_counter() - start)
@@ -220,7 +238,7 @@ def main(args: Args) -> None:
             sps = sb3_sps(args.algorithm, steps)
         print(sps, torch.get_num_threads())
         return
-    script, sb3_name = f"{args.algorithm}.py", f"stable-baselines3 {args.algorithm.upper()}"
+    script, sb3_name = f"{args.algorithm}.py", f"stable-baselines3 {args.algorithm.removesuffix('_atari').upper()}"
     # name: (implementation, env copies, steps a run: env steps, or gradient steps when alone)
     gradient_steps = dqn_gradient_steps(steps) if args.algorithm == "dqn" else steps
     runs = {f"algozoo {script}": ("algozoo", 1, steps), sb3_name: ("sb3", 1, steps)}
@@ -228,7 +246,8 @@ def main(args: Args) -> None:
         runs[f"algozoo {script}, {args.vector_envs} envs"] = ("algozoo", args.vector_envs, steps)
     if args.algorithm == "dqn":
         runs[f"{script} without gradient steps"] = ("no-learning", 1, steps)
-    runs[f"{script} gradient steps alone"] = ("gradient-steps", 1, max(gradient_steps, 1))
+    if args.algorithm in GRADIENT_STEPS_ALONE:
+        runs[f"{script} gradient steps alone"] = ("gradient-steps", 1, max(gradient_steps, 1))
     sps: dict[str, list[float]] = {name: [] for name in runs}
     threads: dict[str, int] = {}
     for repeat in range(args.repeats):
@@ -246,7 +265,7 @@ def main(args: Args) -> None:
     if args.algorithm == "ddpg":
         ceiling = median[f"{script} gradient steps alone"] / median[sb3_name]
         print(f"ceiling: {script}'s gradient steps alone / stable-baselines3: {ceiling:.2f}x")
-    else:
+    elif args.algorithm == "dqn":
         seconds_per_env_step = (1 / median[f"{script} without gradient steps"]
                                 + gradient_steps / steps / median[f"{script} gradient steps alone"])
         ceiling = 1 / seconds_per_env_step / median[sb3_name]

@@ -211,7 +211,7 @@ class FrameReplayBuffer:
         (batch, 1) int64, next states, dones (batch, 1) and rewards (batch, 1) float32."""
         # a record k can start a transition once record k + 1 is written, while its stack's oldest
         # record (k − FRAME_STACK + 1 at most) is not overwritten: ages 1 … rows − FRAME_STACK
-        sampleable = torch.minimum(self.count - 1, torch.tensor(self.rows - FRAME_STACK)).clamp(min=0)
+        sampleable = (self.count - 1).clamp(min=0, max=self.rows - FRAME_STACK)
         copies, rows = self._draw(sampleable, 2 * batch_size, generator)
         keep = self.acted[copies, rows]  # a final frame starts no transition: drawn again (rare)
         while keep.sum() < batch_size:
@@ -244,7 +244,7 @@ class FrameReplayBuffer:
 
 # ---- the algorithm -----------------------------------------------------------------------
 
-QFunction = Callable[[torch.Tensor], torch.Tensor]  # observations (batch, obs_dim) to action values (batch, n_actions)
+QFunction = Callable[[torch.Tensor], torch.Tensor]  # states (batch, FRAME_STACK, 84, 84) to action values (batch, n_actions)
 
 
 def linear_schedule(start_e: float, end_e: float, duration: int, t: int) -> float:
@@ -256,7 +256,7 @@ def linear_schedule(start_e: float, end_e: float, duration: int, t: int) -> floa
 
 def epsilon_greedy(policy: Callable[[np.ndarray], np.ndarray], obs: np.ndarray, epsilon: float, n_actions: int,
                    rng: np.random.Generator) -> np.ndarray:
-    """Actions (num_envs,) for observations (num_envs, obs_dim): with probability ε, drawn per
+    """Actions (num_envs,) for states (num_envs, FRAME_STACK, 84, 84): with probability ε, drawn per
     copy, a uniformly random action, otherwise the greedy one. ε: a number, or one per copy (num_envs,)."""
     explore = rng.random(len(obs)) < epsilon
     n_explore = np.count_nonzero(explore)
@@ -270,17 +270,17 @@ def epsilon_greedy(policy: Callable[[np.ndarray], np.ndarray], obs: np.ndarray, 
 
 @torch.no_grad()
 def td_target(target_network: QFunction, rewards: torch.Tensor, next_observations: torch.Tensor,
-              terminations: torch.Tensor, gamma: float) -> torch.Tensor:
-    """r + γ (1 − terminated) max_a' Q_target(s', a'), shape (batch,). A truncated transition has
-    terminations = 0 and its true final observation as s', so it bootstraps: the time limit is not in the state."""
+              dones: torch.Tensor, gamma: float) -> torch.Tensor:
+    """r + γ (1 − done) max_a' Q_target(s', a'), shape (batch,), where done is a termination or a lost
+    life. A truncated transition has done = 0 and its true final state as s', so it bootstraps: the
+    time limit is not in the state."""
     next_q_values = target_network(next_observations).max(dim=1).values
-    return rewards + gamma * (1.0 - terminations) * next_q_values
+    return rewards + gamma * (1.0 - dones) * next_q_values
 
 
 def td_loss(q_network: QFunction, target_network: QFunction, data: ReplayBufferSamples, gamma: float | torch.Tensor,
             loss: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """The TD loss of a minibatch (batch,) from the replay buffer, a scalar, and Q(s, a) (batch,): a pure
-    function of its inputs, which benchmarks/batched.py maps over the members of a batched run."""
+    """The TD loss of a minibatch (batch,) from the replay buffer, a scalar, and Q(s, a) (batch,)."""
     target = td_target(target_network, data.rewards.flatten(), data.next_observations, data.dones.flatten(), gamma)
     q_taken = q_network(data.observations).gather(1, data.actions).squeeze(1)
     return (F.mse_loss if loss == "mse" else F.smooth_l1_loss)(q_taken, target), q_taken

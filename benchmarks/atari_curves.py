@@ -1,11 +1,11 @@
 """Learning curves of dqn_atari.py beside stable-baselines3's DQN on one game, same budget.
 
-Reads a dqn_atari.py run folder (its TensorBoard events and summary.json) and the JSON of
-`python -m benchmarks.sb3_atari`, writes the run's figures in that JSON's format (so both are
-kept side by side), and plots the training games' scores (the mean of the last 100 games) and
+Reads a dqn_atari.py run folder (its TensorBoard events and summary.json), or the JSON this
+script wrote from one, and the JSON of `python -m benchmarks.sb3_atari`; writes the run's figures
+in that JSON's format (so both are kept side by side), and plots the training games' scores (the mean of the last 100 games) and
 the evaluations of both against agent steps.
 
-    python -m benchmarks.atari_curves --run-dir runs/ALE_Breakout-v5__dqn_atari__1__... \\
+    python -m benchmarks.atari_curves --run runs/ALE_Breakout-v5__dqn_atari__1__... \\
         --sb3 benchmarks/results/atari/sb3_Breakout-v5_seed1.json --out-dir benchmarks/results/atari
 """
 
@@ -24,8 +24,8 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only bac
 
 @dataclass
 class Args:
-    run_dir: str
-    """a dqn_atari.py run folder"""
+    run: str
+    """a dqn_atari.py run folder, or a dqn_atari_{game}_seed{seed}.json written from one"""
     sb3: str | None = None
     """the JSON of benchmarks/sb3_atari.py on the same game and budget; None plots the run alone"""
     out_dir: str = "benchmarks/results/atari"
@@ -59,7 +59,8 @@ def smoothed(games: list, window: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main(args: Args) -> None:
-    ours = run_figures(Path(args.run_dir))
+    run = Path(args.run)
+    ours = json.loads(run.read_text()) if run.is_file() else run_figures(run)
     game = ours["env_id"].split("/")[-1]
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)

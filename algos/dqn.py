@@ -47,7 +47,8 @@ class Args:
     end_e: float = 0.04  # ε at the end of the schedule and after
     exploration_fraction: float = 0.16  # fraction of total_timesteps over which ε falls linearly from start_e to end_e
     learning_starts: int = 1_000  # environment steps of random actions before the first gradient step
-    train_frequency: int = 2  # environment steps between gradient steps
+    train_frequency: int = 2  # environment steps between rounds of gradient steps
+    gradient_steps: int = 1  # gradient steps per round, each on its own minibatch
     loss: Literal["mse", "huber"] = "mse"  # TD loss: mean squared error or Huber (smooth L1)
     max_grad_norm: float | None = None  # clip the gradient's global norm to this value; None does not clip
     hidden_sizes: tuple[int, ...] = (256, 256)  # widths of the Q-network's hidden layers
@@ -220,7 +221,7 @@ def train(args: Args) -> dict:
 
             # train_frequency and target_network_frequency count steps over all env copies
             if global_step > args.learning_starts:
-                for _ in range(crossings(global_step, args.num_envs, args.train_frequency)):
+                for _ in range(crossings(global_step, args.num_envs, args.train_frequency) * args.gradient_steps):
                     batch = replay_buffer.sample(args.batch_size)
                     run.losses = learning_step(q_network, target_network, optimizer, batch, args)
                     run.gradient_steps += 1
@@ -383,8 +384,8 @@ class UsageError(Exception):
 
 
 def check_args(args: Args) -> None:
-    for name in ("num_envs", "buffer_size", "batch_size", "train_frequency", "target_network_frequency",
-                 "eval_episodes", "eval_frequency"):
+    for name in ("num_envs", "buffer_size", "batch_size", "train_frequency", "gradient_steps",
+                 "target_network_frequency", "eval_episodes", "eval_frequency"):
         if getattr(args, name) <= 0:
             raise UsageError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     for name in ("total_timesteps", "learning_starts"):

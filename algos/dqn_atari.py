@@ -60,7 +60,8 @@ class Args:
     end_e: float = 0.01  # ε at the end of the schedule and after
     exploration_fraction: float = 0.10  # fraction of total_timesteps over which ε falls linearly from start_e to end_e
     learning_starts: int = 80_000  # environment steps of random actions before the first gradient step
-    train_frequency: int = 4  # environment steps between gradient steps
+    train_frequency: int = 4  # environment steps between rounds of gradient steps
+    gradient_steps: int = 1  # gradient steps per round, each on its own minibatch
     loss: Literal["mse", "huber"] = "huber"  # TD loss: Huber (smooth L1, the paper's error clipping) or mean squared error
     max_grad_norm: float | None = 10.0  # clip the gradient's global norm to this value; None does not clip
     eval_epsilon: float = 0.05  # ε of the evaluation policy (the paper's protocol; 0 is greedy)
@@ -352,7 +353,7 @@ def train(args: Args) -> dict:
 
             # train_frequency and target_network_frequency count steps over all env copies
             if global_step > args.learning_starts:
-                for _ in range(crossings(global_step, args.num_envs, args.train_frequency)):
+                for _ in range(crossings(global_step, args.num_envs, args.train_frequency) * args.gradient_steps):
                     batch = replay_buffer.sample(args.batch_size, sample_generator)
                     run.losses = learning_step(q_network, target_network, optimizer, batch, args)
                     run.gradient_steps += 1
@@ -512,8 +513,8 @@ class UsageError(Exception):
 
 
 def check_args(args: Args) -> None:
-    for name in ("num_envs", "buffer_size", "batch_size", "train_frequency", "target_network_frequency",
-                 "eval_episodes", "eval_frequency"):
+    for name in ("num_envs", "buffer_size", "batch_size", "train_frequency", "gradient_steps",
+                 "target_network_frequency", "eval_episodes", "eval_frequency"):
         if getattr(args, name) <= 0:
             raise UsageError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     for name in ("total_timesteps", "learning_starts"):

@@ -96,6 +96,7 @@ BAD_INPUT = {
     "unknown env id": (["--env-id", "CartPole-v9"], "did you mean CartPole-v1"),
     "box action space": (["--env-id", "Pendulum-v1"], "ddpg.py"),
     "no env copies": (["--num-envs", "0"], "--num-envs must be positive"),
+    "no gradient steps": (["--gradient-steps", "0"], "--gradient-steps must be positive"),
     "negative steps": (["--total-timesteps", "-5"], "--total-timesteps must be >= 0"),
     "batch over buffer": (["--batch-size", "256", "--buffer-size", "100"], "larger than --buffer-size"),
     "missing device": (["--device", "cuda" if not torch.cuda.is_available() else "cuda:99"], "not available"),

@@ -22,6 +22,21 @@ def script_name(module) -> str:
     return module.__name__.removeprefix("algozoo_")
 
 
+def expected_gradient(module, q_network, parameters: list, target: list, batch, gamma: float) -> tuple[list, int]:
+    """The gradient of the batch's mean squared TD error at these online parameters, recomputed
+    from the algorithm's definition, and how many of its next states the online and the target
+    network would act on differently."""
+    parameters = [p.clone().requires_grad_() for p in parameters]
+    q_taken = with_parameters(q_network, parameters)(batch.observations).gather(1, batch.actions).squeeze(1)
+    with torch.no_grad():
+        online, target_values = with_parameters(q_network, parameters), with_parameters(q_network, target)
+        bootstrap = NEXT_VALUES[script_name(module)](online, target_values, batch.next_observations)
+        disagreements = (online(batch.next_observations).argmax(dim=1)
+                         != target_values(batch.next_observations).argmax(dim=1)).sum().item()
+        td_target = batch.rewards.flatten() + gamma * (1.0 - batch.dones.flatten()) * bootstrap
+    return list(torch.autograd.grad(F.mse_loss(q_taken, td_target), parameters)), disagreements
+
+
 def test_each_gradient_step_descends_its_batchs_td_loss_and_the_target_follows_by_polyak(dqn_family, tmp_path, monkeypatch):
     # a large learning rate and a slow target keep the two networks apart, so that reading
     # one where the other belongs changes the gradient
@@ -37,25 +52,40 @@ def test_each_gradient_step_descends_its_batchs_td_loss_and_the_target_follows_b
     steps = record.steps_of(q_network.parameters())
     assert len(steps) == len(record.batches) == result["gradient_steps"] == result["target_updates"] == 200
 
-    next_values = NEXT_VALUES[script_name(dqn_family)]
     target = steps[0].before  # the target network starts as a copy of the online one
     disagreements = 0  # next states where the online and the target network prefer different actions
     for k, (step, batch) in enumerate(zip(steps, record.batches)):
-        parameters = [p.clone().requires_grad_() for p in step.before]
-        q_taken = with_parameters(q_network, parameters)(batch.observations).gather(1, batch.actions).squeeze(1)
-        with torch.no_grad():
-            online, target_values = with_parameters(q_network, step.before), with_parameters(q_network, target)
-            bootstrap = next_values(online, target_values, batch.next_observations)
-            disagreements += (online(batch.next_observations).argmax(dim=1)
-                              != target_values(batch.next_observations).argmax(dim=1)).sum().item()
-            td_target = batch.rewards.flatten() + gamma * (1.0 - batch.dones.flatten()) * bootstrap
-        expected = torch.autograd.grad(F.mse_loss(q_taken, td_target), parameters)
-        assert_tensors_close(step.grads, list(expected), f"gradient of step {k}")
+        expected, disagree = expected_gradient(dqn_family, q_network, step.before, target, batch, gamma)
+        assert_tensors_close(step.grads, expected, f"gradient of step {k}")
+        disagreements += disagree
         target = polyak(target, step.after, tau)
     assert_tensors_close(list(target_network.parameters()), target, "target network after the run")
     assert disagreements > 100, "the check needs batches where Double DQN's target differs from DQN's"
     # the network trained is the one returned, evaluated and saved
     assert_tensors_close(list(q_network.parameters()), steps[-1].after, "online network after the run")
+
+
+def test_each_round_of_gradient_steps_takes_that_many_steps_each_on_a_minibatch_of_its_own(dqn_family, tmp_path,
+                                                                                         monkeypatch):
+    gamma = 0.9
+    args = dqn_family.Args(
+        total_timesteps=300, learning_starts=100, train_frequency=4, gradient_steps=3, target_network_frequency=1000,
+        tau=1.0, gamma=gamma, learning_rate=0.01, batch_size=16, buffer_size=1000, hidden_sizes=(16,), eval_episodes=1,
+        eval_frequency=300, device="cpu", log_dir=str(tmp_path), progress=False,
+    )
+    with recording(monkeypatch) as record:
+        result = dqn_family.train(args)
+    q_network = result["q_network"]
+    steps = record.steps_of(q_network.parameters())
+    # rounds at env steps 104, 108, …, 300: 50 rounds of 3 steps, the target never copied
+    assert len(steps) == len(record.batches) == result["gradient_steps"] == 150 and result["target_updates"] == 0
+    initial = steps[0].before
+    for k, (step, batch) in enumerate(zip(steps, record.batches)):
+        assert_tensors_close(step.grads, expected_gradient(dqn_family, q_network, step.before, initial, batch, gamma)[0],
+                             f"gradient of step {k}")
+        if k:  # a step starts from the one before it, on a minibatch drawn anew
+            assert_tensors_close(step.before, steps[k - 1].after, f"parameters before step {k}")
+            assert not torch.equal(batch.observations, record.batches[k - 1].observations)
 
 
 def test_a_hard_target_update_copies_the_online_network_every_nth_step(dqn_family, tmp_path, monkeypatch):

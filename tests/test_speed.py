@@ -38,3 +38,16 @@ def test_comparison_prints_every_row_the_ratio_and_the_ceiling(algorithm):
                         result.stdout, re.MULTILINE)
     assert ratio and float(ratio.group(1)) > 0, result.stdout
     assert (ceiling and float(ceiling.group(1)) > 0) if ceiling_name else "ceiling" not in result.stdout, result.stdout
+
+
+def test_atari_envs_times_every_vector_env_it_finds():
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.atari_envs", "--num-envs", "2", "--steps", "20", "--repeats", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    names = ["gymnasium SyncVectorEnv", "gymnasium AsyncVectorEnv", "ale-py AtariVectorEnv"]
+    for name in names:
+        # copies, name, median copy-steps per second, its ratio to Sync, the one timing
+        assert re.search(rf"^  2 copies  {re.escape(name)} +(\d+)  \(\d+\.\d\d× Sync\)   \1$", result.stdout,
+                         re.MULTILINE), result.stdout

@@ -1,9 +1,9 @@
 """Learning curves of dqn_atari.py beside stable-baselines3's DQN on one game, same budget.
 
 Reads a dqn_atari.py run folder (its TensorBoard events and summary.json), or the JSON this
-script wrote from one, and the JSON of `python -m benchmarks.sb3_atari`; writes the run's figures
-in that JSON's format (so both are kept side by side), and plots the training games' scores (the mean of the last 100 games) and
-the evaluations of both against agent steps.
+script wrote from one, and the JSON of `python -m benchmarks.sb3_atari`; writes the run's
+figures in that JSON's format (so both are kept side by side), and plots the training games'
+scores (the mean of the last 100 games) and the evaluations of both against agent steps.
 
     python -m benchmarks.atari_curves --run runs/ALE_Breakout-v5__dqn_atari__1__... \\
         --sb3 benchmarks/results/atari/sb3_Breakout-v5_seed1.json --out-dir benchmarks/results/atari

@@ -202,8 +202,9 @@ def test_members_with_their_own_hyperparameters(dqn, tmp_path):
 
 
 def test_members_take_the_script_s_gradient_steps_per_round(dqn, tmp_path):
-    args = dqn.Args(env_id="CartPole-v1", total_timesteps=1200, learning_starts=200, train_frequency=4, gradient_steps=3,
-                    hidden_sizes=(16,), eval_episodes=1, eval_frequency=1200, log_dir=str(tmp_path), device="cpu")
+    args = dqn.Args(env_id="CartPole-v1", total_timesteps=1200, learning_starts=200, train_frequency=4,
+                    gradient_steps=3, hidden_sizes=(16,), eval_episodes=1, eval_frequency=1200, log_dir=str(tmp_path),
+                    device="cpu")
     summaries = batched.train_dqn_family(dqn, "dqn", args, [{"seed": 1}, {"seed": 2}], "sync")
     # rounds at env steps 204, 208, …, 1200: 250 rounds of 3 steps, as the script takes them
     assert [s["gradient_steps"] for s in summaries] == [750, 750]

@@ -49,10 +49,7 @@ class Args:
     train_frequency: int = 1  # environment steps between gradient steps of the critic
     policy_frequency: int = 1  # critic gradient steps per actor gradient step and target update (delayed actor updates)
     noise: Literal["normal", "ou"] = "normal"  # exploration noise: independent Gaussian or Ornstein–Uhlenbeck (correlated in time)
-    exploration_noise: float = 0.1
-    """noise scale σ in half action ranges (high − low) / 2: normal's standard deviation; ou, reset each episode,
-    has standard deviation at step t σ √(dt (1 − ρ^(2t)) / (1 − ρ²)), ρ = 1 − θ dt: with the default θ and dt
-    0.1 σ at step 1, 0.93 σ at 100, 1.61 σ at 500, σ / √(θ (2 − θ dt)) = 1.83 σ at length"""
+    exploration_noise: float = 0.1  # noise scale σ in half action ranges (high − low) / 2 (ou's grows in an episode)
     ou_theta: float = 0.15  # Ornstein–Uhlenbeck rate of reversion to 0, per unit of time
     ou_dt: float = 0.01  # Ornstein–Uhlenbeck time per environment step
     hidden_sizes: tuple[int, ...] = (256, 256)  # widths of the hidden layers of the actor and of the critic
@@ -134,35 +131,19 @@ Policy = Callable[[torch.Tensor], torch.Tensor]  # observations (batch, obs_dim)
 QFunction = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # observations and actions to Q(s, a) (batch, 1)
 
 
-class GaussianNoise:
-    """Independent N(0, σ²) draws, shape (num_envs, action_dim); they carry no state to reset."""
-
-    def __init__(self, sigma: float, shape: tuple[int, int], rng: np.random.Generator):
-        self.sigma, self.shape, self.rng = sigma, shape, rng
-
-    def __call__(self) -> np.ndarray:
-        return self.sigma * self.rng.standard_normal(self.shape)
-
-    def reset(self, episode_ended: np.ndarray) -> None:
-        pass
+def gaussian_noise(sigma: float, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Independent N(0, σ²) draws, shape (num_envs, action_dim), with no memory from step to step."""
+    return sigma * rng.standard_normal(shape)
 
 
-class OrnsteinUhlenbeckNoise:
-    """x ← x − θ x dt + σ √dt ε, ε ~ N(0, 1), one process per env copy and action dimension, shape
-    (num_envs, action_dim), restarting at 0 when its copy's episode ends: its standard deviation grows
-    from σ √dt at an episode's first step to σ / √(θ (2 − θ dt)) over ~1 / (θ dt) steps."""
-
-    def __init__(self, sigma: float, theta: float, dt: float, shape: tuple[int, int], rng: np.random.Generator):
-        self.sigma, self.theta, self.dt, self.rng = sigma, theta, dt, rng
-        self.state = np.zeros(shape)
-
-    def __call__(self) -> np.ndarray:
-        shocks = self.rng.standard_normal(self.state.shape)
-        self.state += -self.theta * self.state * self.dt + self.sigma * np.sqrt(self.dt) * shocks
-        return self.state.copy()
-
-    def reset(self, episode_ended: np.ndarray) -> None:  # one bool per env copy
-        self.state[episode_ended] = 0.0
+def ornstein_uhlenbeck_noise(state: np.ndarray, sigma: float, theta: float, dt: float,
+                             rng: np.random.Generator) -> np.ndarray:
+    """x ← x − θ x dt + σ √dt ε, ε ~ N(0, 1), in place on state (num_envs, action_dim): one process per env
+    copy and action dimension, which train() sets back to 0 when its copy's episode ends. At an episode's
+    step t its standard deviation is σ √(dt (1 − ρ^(2t)) / (1 − ρ²)), ρ = 1 − θ dt: with the default θ and dt
+    0.1 σ at step 1, 0.93 σ at 100, 1.61 σ at 500 and σ / √(θ (2 − θ dt)) = 1.83 σ at length."""
+    state += -theta * state * dt + sigma * np.sqrt(dt) * rng.standard_normal(state.shape)
+    return state.copy()
 
 
 @torch.no_grad()
@@ -243,8 +224,7 @@ def train(args: Args) -> dict:
     run = Run(args, policy)
     rng = np.random.default_rng(args.seed)
     noise_shape = (args.num_envs, action_dim)
-    noise = (GaussianNoise(args.exploration_noise, noise_shape, rng) if args.noise == "normal" else
-             OrnsteinUhlenbeckNoise(args.exploration_noise, args.ou_theta, args.ou_dt, noise_shape, rng))
+    ou_state = np.zeros(noise_shape)
     action_scale = (action_space.high - action_space.low) / 2.0
     global_step = 0
     obs, _ = envs.reset(seed=args.seed)
@@ -254,11 +234,13 @@ def train(args: Args) -> dict:
             if global_step < args.learning_starts:
                 actions = rng.uniform(action_space.low, action_space.high, size=noise_shape)
             else:
-                actions = np.clip(policy(obs) + noise() * action_scale, action_space.low, action_space.high)
+                noise = (gaussian_noise(args.exploration_noise, noise_shape, rng) if args.noise == "normal" else
+                         ornstein_uhlenbeck_noise(ou_state, args.exploration_noise, args.ou_theta, args.ou_dt, rng))
+                actions = np.clip(policy(obs) + noise * action_scale, action_space.low, action_space.high)
             actions = actions.astype(action_space.dtype)  # what the env steps with is what the buffer stores
             next_obs, rewards, terminations, truncations, infos = envs.step(actions)
             global_step += args.num_envs
-            noise.reset(terminations | truncations)
+            ou_state[terminations | truncations] = 0.0  # each episode's noise process starts at 0
 
             # a finished episode's transition ends in its true final observation, not the next episode's first
             real_next_obs = next_obs

@@ -29,12 +29,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 import tyro
 from gymnasium.vector import AutoresetMode
+from matplotlib.figure import Figure  # a figure of its own, drawn to a file: no pyplot, no GUI backend
 from stable_baselines3.common.buffers import ReplayBuffer
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
 
 SCRIPT = os.path.basename(__file__)
 NO_LIMIT_CAP = 500
@@ -403,9 +401,11 @@ def plot_value_and_policy(q_table: np.ndarray, discretizer: Discretizer, traject
     observations (steps, 2) drawn on both."""
     shape = discretizer.bins
     x, y = bin_centers(discretizer, 0), bin_centers(discretizer, 1)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), constrained_layout=True)
-    panels = [("greedy value max_a Q", q_table.max(axis=1), "viridis"), ("greedy action argmax_a Q", q_table.argmax(axis=1),
-                                                                       plt.get_cmap("tab10", q_table.shape[1]))]
+    fig = Figure(figsize=(11, 4.5), constrained_layout=True)
+    axes = fig.subplots(1, 2)
+    action_colors = matplotlib.colormaps["tab10"].resampled(q_table.shape[1])
+    panels = [("greedy value max_a Q", q_table.max(axis=1), "viridis"),
+              ("greedy action argmax_a Q", q_table.argmax(axis=1), action_colors)]
     for ax, (title, values, colormap) in zip(axes, panels):
         image = ax.pcolormesh(x, y, values.reshape(shape).T, cmap=colormap, shading="nearest")
         fig.colorbar(image, ax=ax, ticks=range(q_table.shape[1]) if "action" in title else None)
@@ -414,7 +414,6 @@ def plot_value_and_policy(q_table: np.ndarray, discretizer: Discretizer, traject
         ax.set(title=title, xlabel="observation[0]", ylabel="observation[1]")
     axes[0].legend(loc="lower left")
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def greedy_trajectory(q_table: np.ndarray, args: Args, discretizer: Discretizer, seed: int) -> np.ndarray:

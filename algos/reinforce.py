@@ -71,8 +71,7 @@ def make_env(env_id: str, max_episode_steps: int | None, render_mode: str | None
 
 
 def make_vector_env(args: Args) -> gym.vector.VectorEnv:
-    # SAME_STEP autoreset: each step's (obs, action, reward) belongs to exactly one episode;
-    # NEXT_STEP would spend a step per episode on a reset that belongs to none.
+    # SAME_STEP autoreset: each step belongs to exactly one episode; NEXT_STEP would spend one per episode on a reset
     vector_env_class = gym.vector.AsyncVectorEnv if args.async_envs else gym.vector.SyncVectorEnv
     return vector_env_class([make_env(args.env_id, args.max_episode_steps) for _ in range(args.num_envs)],
                             autoreset_mode=AutoresetMode.SAME_STEP)
@@ -144,11 +143,8 @@ class Episode(NamedTuple):
 
 
 def reward_to_go(rewards: np.ndarray, episode_ends: np.ndarray, gamma: float) -> np.ndarray:
-    """G_t = r_t + γ r_{t+1} + γ² r_{t+2} + … up to the end of t's episode, shape (T,).
-
-    rewards (T,) are several episodes one after another; episode_ends (T,) is True on the
-    last step of each, where the sum restarts.
-    """
+    """G_t = r_t + γ r_{t+1} + γ² r_{t+2} + … up to the end of t's episode, shape (T,), for rewards (T,) of
+    several episodes one after another; episode_ends (T,) is True on the last step of each, where the sum restarts."""
     returns = np.zeros(len(rewards), dtype=np.float64)
     g = 0.0
     for t in reversed(range(len(rewards))):
@@ -158,12 +154,9 @@ def reward_to_go(rewards: np.ndarray, episode_ends: np.ndarray, gamma: float) ->
 
 
 def episode_batch(episodes: list[Episode], gamma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The steps of whole episodes, concatenated: observations, actions and reward-to-go.
-
-    A truncated episode counts as ended at the cut, the return the time-limited task pays: with no value
-    function there is nothing to bootstrap from, so a step near the cut gets less than the same state early
-    in an episode (benchmarks/results/reinforce.md).
-    """
+    """The steps of whole episodes, concatenated: observations, actions and reward-to-go. A truncated episode
+    counts as ended at the cut, the return the time-limited task pays: with no value function there is nothing to
+    bootstrap from, so a step near the cut gets less than the same state early in an episode (reinforce.md)."""
     rewards = np.concatenate([episode.rewards for episode in episodes])
     episode_ends = np.zeros(len(rewards), dtype=bool)
     episode_ends[np.cumsum([len(episode.rewards) for episode in episodes]) - 1] = True
@@ -215,9 +208,8 @@ def learning_step(policy: Policy, optimizer: torch.optim.Optimizer, episodes: li
 
 def train(args: Args) -> dict:
     """Train (and evaluate) as args say; returns summary.json's contents plus the `policy` and the lists
-    `episodic_returns` and `episodic_lengths` of training episodes, in the order they finished. At the end
-    of the budget, running episodes and finished ones too few for an update are dropped: the last update's
-    policy is the final one."""
+    `episodic_returns` and `episodic_lengths` of training episodes, in the order they finished. Episodes left
+    without an update at the end of the budget are dropped: the last update's policy is the final one."""
     check_args(args)
     device = resolve_device(args.device)
     seed_everything(args.seed, args.torch_deterministic)

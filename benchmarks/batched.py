@@ -285,9 +285,13 @@ def train_ddpg(module: ModuleType, algorithm: str, args: Any, members: list[dict
     runs = MemberRuns(module, all_args, policies)
     progress = Progress(f"batched {algorithm}", n, args.total_timesteps, args.progress)
     rngs = [np.random.default_rng(one.seed) for one in all_args]
-    noises = [module.GaussianNoise(one.exploration_noise, (e, action_dim), rng) if one.noise == "normal" else
-              module.OrnsteinUhlenbeckNoise(one.exploration_noise, one.ou_theta, one.ou_dt, (e, action_dim), rng)
-              for one, rng in zip(all_args, rngs)]
+    ou_states = np.zeros((n, e, action_dim))
+
+    def member_noise(one: Any, rng: np.random.Generator, ou_state: np.ndarray) -> np.ndarray:
+        if one.noise == "normal":
+            return module.gaussian_noise(one.exploration_noise, (e, action_dim), rng)
+        return module.ornstein_uhlenbeck_noise(ou_state, one.exploration_noise, one.ou_theta, one.ou_dt, rng)
+
     action_scale = (action_space.high - action_space.low) / 2.0
     critic_gradients_of, actor_gradients_of = ddpg_gradients(module, actor, qf, compile)
     act = member_policy(policies, actor, device, lambda actions: actions)
@@ -299,13 +303,12 @@ def train_ddpg(module: ModuleType, algorithm: str, args: Any, members: list[dict
             actions = np.concatenate([rng.uniform(action_space.low, action_space.high, size=(e, action_dim))
                                       for rng in rngs])
         else:
-            noise = np.concatenate([member_noise() for member_noise in noises])
+            noise = np.concatenate([member_noise(*member) for member in zip(all_args, rngs, ou_states)])
             actions = np.clip(act(obs) + noise * action_scale, action_space.low, action_space.high)
         actions = actions.astype(action_space.dtype)
         step = envs.step(actions)
         global_step += e
-        for member_noise, ended in zip(noises, step.ended.reshape(n, e)):
-            member_noise.reset(ended)
+        ou_states[step.ended.reshape(n, e)] = 0.0
         buffer.add(obs.reshape(n, e, obs_dim), step.real_next_obs.reshape(n, e, obs_dim),
                    actions.reshape(n, e, action_dim), step.rewards.reshape(n, e), step.terminations.reshape(n, e),
                    None if step.valid is None else step.valid.reshape(n, e))

@@ -125,3 +125,7 @@ def test_exploration_noise_is_scaled_by_each_dimensions_range_and_drawn_per_env(
         later, earlier = residuals[1:][continuing], residuals[:-1][continuing]
         assert np.corrcoef(later[:, 0], earlier[:, 0])[0, 1] > 0.5
         assert (later.std(axis=0) > 1.3 * residuals[starts].std(axis=0)).all()
+        # a copy whose episode goes on keeps its process, whatever the other copies do: its step is
+        # ρ times the last noise plus a fresh σ √dt ε, ρ = 1 − θ dt
+        innovations = later - (1 - 0.15 * 0.5) * earlier
+        np.testing.assert_allclose(innovations.std(axis=0), 0.1 * np.sqrt(0.5) * half_range, rtol=0.1)

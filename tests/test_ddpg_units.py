@@ -89,8 +89,8 @@ def test_td_target_carries_no_gradient(ddpg):
 
 
 def test_gaussian_noise_is_independent_per_env_and_dimension(ddpg):
-    noise = ddpg.GaussianNoise(0.3, (4, 2), np.random.default_rng(0))
-    draws = np.stack([noise() for _ in range(5000)])  # (steps, envs, dims)
+    rng = np.random.default_rng(0)
+    draws = np.stack([ddpg.gaussian_noise(0.3, (4, 2), rng) for _ in range(5000)])  # (steps, envs, dims)
     assert draws.shape == (5000, 4, 2)
     np.testing.assert_allclose(draws.std(axis=0), 0.3, rtol=0.05)
     correlations = np.corrcoef(draws.reshape(5000, 8).T)
@@ -100,30 +100,20 @@ def test_gaussian_noise_is_independent_per_env_and_dimension(ddpg):
 
 
 def test_ou_noise_reverts_to_zero_at_rate_theta(ddpg):
-    noise = ddpg.OrnsteinUhlenbeckNoise(sigma=0.0, theta=0.15, dt=0.5, shape=(1, 2), rng=np.random.default_rng(0))
-    noise.state[:] = [[1.0, -2.0]]
+    state, rng = np.array([[1.0, -2.0]]), np.random.default_rng(0)
     for step in range(1, 11):
-        np.testing.assert_allclose(noise(), [[(1 - 0.075) ** step, -2 * (1 - 0.075) ** step]])
+        noise = ddpg.ornstein_uhlenbeck_noise(state, sigma=0.0, theta=0.15, dt=0.5, rng=rng)
+        np.testing.assert_allclose(noise, [[(1 - 0.075) ** step, -2 * (1 - 0.075) ** step]])
+        np.testing.assert_array_equal(state, noise)  # the process moved in place
 
 
 def test_ou_noise_is_correlated_in_time_independent_across_envs_and_stationary(ddpg):
     theta, dt, sigma = 0.15, 1.0, 0.2
-    noise = ddpg.OrnsteinUhlenbeckNoise(sigma, theta, dt, (3, 2), np.random.default_rng(0))
-    draws = np.stack([noise() for _ in range(20_000)])[1000:]  # past the start from 0
+    state, rng = np.zeros((3, 2)), np.random.default_rng(0)
+    draws = np.stack([ddpg.ornstein_uhlenbeck_noise(state, sigma, theta, dt, rng) for _ in range(20_000)])[1000:]
     # the AR(1) x ← (1 − θ dt) x + σ √dt ε: lag-1 correlation 1 − θ dt, stationary variance
     # σ² dt / (1 − (1 − θ dt)²)
     assert np.corrcoef(draws[:-1, 0, 0], draws[1:, 0, 0])[0, 1] == pytest.approx(1 - theta * dt, abs=0.03)
     np.testing.assert_allclose(draws.std(axis=0), sigma * np.sqrt(dt / (1 - (1 - theta * dt) ** 2)), rtol=0.15)
     correlations = np.corrcoef(draws.reshape(len(draws), 6).T)
     assert np.abs(correlations - np.eye(6)).max() < 0.1
-
-
-def test_ou_noise_resets_only_the_copies_whose_episode_ended(ddpg):
-    noise = ddpg.OrnsteinUhlenbeckNoise(sigma=0.5, theta=0.15, dt=1.0, shape=(3, 2), rng=np.random.default_rng(0))
-    for _ in range(50):
-        noise()
-    before = noise.state.copy()
-    noise.reset(np.array([False, True, False]))
-    assert (noise.state[1] == 0).all()
-    np.testing.assert_array_equal(noise.state[[0, 2]], before[[0, 2]])
-    assert (before != 0).all()

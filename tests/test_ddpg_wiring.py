@@ -55,13 +55,13 @@ def test_critic_and_actor_steps_follow_ddpg_and_the_targets_follow_by_polyak(ddp
     assert_tensors_close(list(actor.parameters()), actor_now, "actor after the run")
 
 
-def test_ou_noise_has_the_standard_deviation_its_help_gives_at_each_step_of_an_episode(ddpg):
-    # --exploration-noise's help: at step t of an episode the noise's standard deviation is
+def test_ou_noise_has_the_standard_deviation_its_docstring_gives_at_each_step_of_an_episode(ddpg):
+    # ornstein_uhlenbeck_noise's docstring: at step t of an episode the noise's standard deviation is
     # σ √(dt (1 − (1 − θ dt)^(2t)) / (1 − (1 − θ dt)²)); with the defaults θ = 0.15,
     # dt = 0.01 that is 0.1 σ at the first step, tending to σ / √(θ (2 − θ dt)) ≈ 1.83 σ.
     sigma, theta, dt = 0.3, 0.15, 0.01
-    noise = ddpg.OrnsteinUhlenbeckNoise(sigma, theta, dt, (4000, 1), np.random.default_rng(0))
-    draws = np.stack([noise() for _ in range(3000)])[:, :, 0]  # (step, process)
+    state, rng = np.zeros((4000, 1)), np.random.default_rng(0)
+    draws = np.stack([ddpg.ornstein_uhlenbeck_noise(state, sigma, theta, dt, rng) for _ in range(3000)])[:, :, 0]
     decay = (1 - theta * dt) ** 2
     for t in (1, 10, 100, 1000, 3000):
         expected = sigma * np.sqrt(dt * (1 - decay**t) / (1 - decay))

@@ -1,8 +1,8 @@
 """Double DQN (van Hasselt et al. 2016, "Deep Reinforcement Learning with Double Q-learning").
 
-DQN (algos/dqn.py) with one change, in td_target: the online network picks the next action
-and the target network values it, instead of max_a' Q_target(s', a'), whose max over noisy
-estimates overestimates. Every `train_frequency` steps a minibatch regresses Q(s, a) onto
+DQN (algos/dqn.py) with one change, in td_target: the online network picks the next action, the
+target network values it (DQN's max_a' Q_target(s', a') overestimates from noisy estimates). Every
+`train_frequency` steps a minibatch regresses Q(s, a) onto
 
     y = r + γ (1 − terminated) Q_target(s', argmax_a' Q(s', a'))
 
@@ -358,7 +358,8 @@ def evaluate(policy: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes:
 def numpy_greedy_policy(q_network: QNetwork) -> Callable[[np.ndarray], np.ndarray]:
     """greedy_policy on the CPU in NumPy: it reads the network's weights as views, which every
     optimizer step updates in place, and costs ~15 µs an observation against torch's ~100."""
-    layers = [(m.weight.detach().numpy().T, m.bias.detach().numpy()) for m in q_network if isinstance(m, nn.Linear)]
+    layers = [(m.weight.detach().numpy().T, m.bias.detach().numpy())
+              for m in q_network if isinstance(m, nn.Linear)]
 
     def numpy_greedy(obs: np.ndarray) -> np.ndarray:
         for weight, bias in layers[:-1]:

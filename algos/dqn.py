@@ -356,7 +356,8 @@ def evaluate(policy: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes:
 def numpy_greedy_policy(q_network: QNetwork) -> Callable[[np.ndarray], np.ndarray]:
     """greedy_policy on the CPU in NumPy: it reads the network's weights as views, which every
     optimizer step updates in place, and costs ~15 µs an observation against torch's ~100."""
-    layers = [(m.weight.detach().numpy().T, m.bias.detach().numpy()) for m in q_network if isinstance(m, nn.Linear)]
+    layers = [(m.weight.detach().numpy().T, m.bias.detach().numpy())
+              for m in q_network if isinstance(m, nn.Linear)]
 
     def numpy_greedy(obs: np.ndarray) -> np.ndarray:
         for weight, bias in layers[:-1]:

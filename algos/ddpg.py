@@ -49,7 +49,7 @@ class Args:
     train_frequency: int = 1  # environment steps between gradient steps of the critic
     policy_frequency: int = 1  # critic gradient steps per actor gradient step and target update (delayed actor updates)
     noise: Literal["normal", "ou"] = "normal"  # exploration noise: independent Gaussian or Ornstein–Uhlenbeck (correlated in time)
-    exploration_noise: float = 0.1  # noise scale σ in half action ranges (high − low) / 2 (ou's grows in an episode)
+    exploration_noise: float = 0.1  # noise scale σ in half action ranges (high − low) / 2; ou's std grows to 1.83 σ in an episode (default θ, dt)
     ou_theta: float = 0.15  # Ornstein–Uhlenbeck rate of reversion to 0, per unit of time
     ou_dt: float = 0.01  # Ornstein–Uhlenbeck time per environment step
     hidden_sizes: tuple[int, ...] = (256, 256)  # widths of the hidden layers of the actor and of the critic

@@ -35,7 +35,7 @@ def test_help_lists_every_option_with_its_docstring(tmp_path):
                    "--policy-frequency", "--noise", "--exploration-noise", "--ou-theta", "--learning-starts"):
         assert option in result.stdout
     help_text = " ".join(line.strip(" │") for line in result.stdout.splitlines())
-    assert "in half action ranges" in help_text and "standard deviation at step t" in help_text
+    assert "in half action ranges" in help_text and "grows to 1.83 σ in an episode" in help_text
 
 
 @pytest.mark.parametrize("num_envs", ["1", "4"])

@@ -202,3 +202,23 @@ def test_command_line_runs_ddpg_members(tmp_path, capsys):
         lines = capsys.readouterr().err.strip().splitlines()
         assert len(lines) == 1 and message in lines[0], lines
     assert not (tmp_path / "bad").exists()
+
+
+def test_each_member_s_ou_noise_restarts_with_its_own_episodes(ddpg, tmp_path):
+    # No gradient step keeps μ at the initial actor, so an action minus μ(obs) is the member's noise itself:
+    # one step of σ √dt ε at an episode's start, then ρ times the last noise plus a fresh one, ρ = 1 − θ dt
+    args = short_args(ddpg, tmp_path, env_id=DRIFT, max_episode_steps=8, total_timesteps=4000, buffer_size=4000,
+                      learning_starts=0, train_frequency=10**9, noise="ou", exploration_noise=0.1, ou_dt=0.5)
+    summaries = batched.train_ddpg(ddpg, "ddpg", args, [{"seed": 1}, {"seed": 2}])
+    buffer, step_std = summaries[0]["replay_buffer"], 0.1 * np.sqrt(0.5) * np.array([2.0, 1.0])
+    for member, summary in enumerate(summaries):
+        observations = buffer.observations[member, :4000]
+        with torch.no_grad():
+            residuals = (buffer.actions[member, :4000] - summary["actor"](observations)).numpy()
+        starts = np.ones(4000, dtype=bool)
+        starts[1:] = (buffer.next_observations[member, :3999] != observations[1:]).any(dim=-1).numpy()
+        assert summary["gradient_steps"] == 0 and starts.sum() > 400
+        np.testing.assert_allclose(residuals[starts].std(axis=0), step_std, rtol=0.1)
+        continuing = ~starts[1:]
+        innovations = residuals[1:][continuing] - (1 - 0.15 * 0.5) * residuals[:-1][continuing]
+        np.testing.assert_allclose(innovations.std(axis=0), step_std, rtol=0.1)

@@ -39,6 +39,7 @@ SCRIPT = os.path.basename(__file__)
 @dataclass
 class Args:
     learning_rate: float = 1e-3  # Adam learning rate
+    anneal_lr: bool = False  # lower the learning rate linearly from --learning-rate to 0 over --total-timesteps
     buffer_size: int = 100_000  # replay buffer capacity in transitions
     gamma: float = 0.99  # discount factor
     tau: float = 0.005  # target update rate: 1.0 copies the online network, < 1 is Polyak averaging
@@ -223,6 +224,8 @@ def train(args: Args) -> dict:
 
             # train_frequency and target_network_frequency count steps over all env copies
             if global_step > args.learning_starts:
+                if args.anneal_lr:
+                    optimizer.param_groups[0]["lr"] = args.learning_rate * (1.0 - global_step / args.total_timesteps)
                 for _ in range(crossings(global_step, args.num_envs, args.train_frequency) * args.gradient_steps):
                     batch = replay_buffer.sample(args.batch_size)
                     run.losses = learning_step(q_network, target_network, optimizer, batch, args)

@@ -204,6 +204,8 @@ def train_dqn_family(module: ModuleType, algorithm: str, args: Any, members: lis
         runs.record_episodes(global_step, step)
 
         if global_step > args.learning_starts:
+            if args.anneal_lr:
+                optimizer.lr_scale = 1.0 - global_step / args.total_timesteps
             for _ in range(module.crossings(global_step, e, args.train_frequency) * args.gradient_steps):
                 losses = dqn_learning_step(gradients_of, q_network, target_params, optimizer,
                                            buffer.sample(args.batch_size), gamma, max_grad_norm)

@@ -101,7 +101,8 @@ class StackedNetworks:
 
 class StackedAdam:
     """torch.optim.Adam's update (no weight decay, no amsgrad) on parameters stacked over members,
-    each member with its own learning rate, shape (N,). A member whose rate is 0 stands still."""
+    each member with its own learning rate, shape (N,), times lr_scale, one for all members (an
+    annealing schedule's fraction left). A member whose rate is 0 stands still."""
 
     def __init__(self, params: list[torch.Tensor], lr: torch.Tensor, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8):
@@ -110,6 +111,7 @@ class StackedAdam:
         self.exp_avg = [torch.zeros_like(p) for p in params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in params]
         self.steps = 0
+        self.lr_scale = 1.0
 
     def freeze(self, member: int) -> None:
         for lr in self.lr:
@@ -128,7 +130,7 @@ class StackedAdam:
         torch._foreach_div_(denominators, bias_correction2_sqrt)
         torch._foreach_add_(denominators, self.eps)
         for param, exp_avg, denominator, lr in zip(self.params, self.exp_avg, denominators, self.lr):
-            param.addcdiv_(exp_avg * (lr / bias_correction1), denominator, value=-1.0)
+            param.addcdiv_(exp_avg * (lr * (self.lr_scale / bias_correction1)), denominator, value=-1.0)
 
 
 def clip_grad_norms(grads: list[torch.Tensor], max_norms: torch.Tensor) -> list[torch.Tensor]:

@@ -81,7 +81,8 @@ def test_td_targets_and_losses_of_each_member_are_the_script_s_own(family):
         torch.testing.assert_close(td_targets[i], expected_target, atol=1e-6, rtol=1e-6)
 
 
-def test_the_stacked_adam_step_is_each_member_s_own_adam_step(dqn):
+@pytest.mark.parametrize("annealed", [False, True])
+def test_the_stacked_adam_step_is_each_member_s_own_adam_step(dqn, annealed):
     networks = member_networks(dqn, [1, 2, 3])
     references = [copy.deepcopy(network) for network in networks]
     learning_rates = [1e-3, 3e-4, 1e-2]
@@ -90,10 +91,13 @@ def test_the_stacked_adam_step_is_each_member_s_own_adam_step(dqn):
     stacked = StackedNetworks(networks)
     optimizer = StackedAdam(stacked.parameter_list(), torch.tensor(learning_rates))
     generator = torch.Generator().manual_seed(0)
-    for _ in range(20):
+    for k in range(20):
+        scale = 1.0 - k / 20 if annealed else 1.0  # as --anneal-lr scales every member's rate
+        optimizer.lr_scale = scale
         gradients = [torch.randn(p.shape, generator=generator) for p in stacked.parameter_list()]
         optimizer.step(gradients)
         for i, (network, reference_optimizer) in enumerate(zip(references, reference_optimizers)):
+            reference_optimizer.param_groups[0]["lr"] = learning_rates[i] * scale
             for parameter, gradient in zip(network.parameters(), gradients):
                 parameter.grad = gradient[i].clone()
             reference_optimizer.step()
@@ -209,6 +213,21 @@ def test_members_take_the_script_s_gradient_steps_per_round(dqn, tmp_path):
     # rounds at env steps 204, 208, …, 1200: 250 rounds of 3 steps, as the script takes them
     assert [s["gradient_steps"] for s in summaries] == [750, 750]
     assert dqn.train(args)["gradient_steps"] == 750
+
+
+def test_annealing_scales_every_member_s_learning_rate_as_the_script_does(dqn, tmp_path, monkeypatch):
+    args = dqn.Args(env_id="CartPole-v1", total_timesteps=1200, learning_starts=200, train_frequency=1, anneal_lr=True,
+                    hidden_sizes=(16,), eval_episodes=1, eval_frequency=1200, log_dir=str(tmp_path), device="cpu")
+    scales, step = [], StackedAdam.step
+
+    def recording_step(self, grads):
+        scales.append(self.lr_scale)
+        step(self, grads)
+
+    monkeypatch.setattr(StackedAdam, "step", recording_step)
+    batched.train_dqn_family(dqn, "dqn", args, [{"seed": 1, "learning_rate": 1e-3}, {"seed": 2}], "sync")
+    # one gradient step at each of env steps 201, …, 1200, at learning_rate (1 - step / 1200) as dqn.py's
+    assert scales == pytest.approx([1 - step / 1200 for step in range(201, 1201)], rel=1e-12)
 
 
 def test_a_member_whose_loss_is_not_finite_stops_and_the_others_go_on(dqn, tmp_path):

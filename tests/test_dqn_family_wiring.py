@@ -4,6 +4,7 @@ loss and its sign), the target network is checked against the Polyak recursion, 
 actions against the ε schedule. Short runs on tiny networks: a few seconds each."""
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -38,12 +39,12 @@ def expected_gradient(module, q_network, parameters: list, target: list, batch, 
 
 
 def test_each_gradient_step_descends_its_batchs_td_loss_and_the_target_follows_by_polyak(dqn_family, tmp_path, monkeypatch):
-    # a large learning rate and a slow target keep the two networks apart, so that reading
-    # one where the other belongs changes the gradient
+    # a large learning rate, not annealed, and a slow target keep the two networks apart, so that
+    # reading one where the other belongs changes the gradient
     gamma, tau = 0.9, 0.05
     args = dqn_family.Args(
         total_timesteps=300, learning_starts=100, train_frequency=1, target_network_frequency=1, gamma=gamma, tau=tau,
-        learning_rate=0.01, batch_size=16, buffer_size=1000, hidden_sizes=(16,), eval_episodes=1, eval_frequency=300, device="cpu",
+        learning_rate=0.01, anneal_lr=False, batch_size=16, buffer_size=1000, hidden_sizes=(16,), eval_episodes=1, eval_frequency=300, device="cpu",
         log_dir=str(tmp_path), progress=False,
     )
     with recording(monkeypatch) as record:
@@ -86,6 +87,22 @@ def test_each_round_of_gradient_steps_takes_that_many_steps_each_on_a_minibatch_
         if k:  # a step starts from the one before it, on a minibatch drawn anew
             assert_tensors_close(step.before, steps[k - 1].after, f"parameters before step {k}")
             assert not torch.equal(batch.observations, record.batches[k - 1].observations)
+
+
+@pytest.mark.parametrize("anneal_lr", [False, True])
+def test_each_gradient_step_takes_the_learning_rate_of_its_env_step(dqn_family, tmp_path, monkeypatch, anneal_lr):
+    # --anneal-lr: learning_rate (1 - step / total_timesteps) at env step `step`, so 0 at the end
+    args = dqn_family.Args(
+        total_timesteps=300, learning_starts=100, train_frequency=1, learning_rate=0.01, anneal_lr=anneal_lr,
+        batch_size=16, buffer_size=1000, hidden_sizes=(16,), eval_episodes=1, eval_frequency=300, device="cpu",
+        log_dir=str(tmp_path), progress=False,
+    )
+    with recording(monkeypatch) as record:
+        result = dqn_family.train(args)
+    steps = record.steps_of(result["q_network"].parameters())
+    # one gradient step at each of env steps 101, …, 300
+    expected = [0.01 * (1 - step / 300) if anneal_lr else 0.01 for step in range(101, 301)]
+    assert [step.lr for step in steps] == pytest.approx(expected, rel=1e-12)
 
 
 def test_a_hard_target_update_copies_the_online_network_every_nth_step(dqn_family, tmp_path, monkeypatch):

@@ -21,6 +21,7 @@ class OptimizerStep:
     before: list[torch.Tensor]
     grads: list[torch.Tensor]
     after: list[torch.Tensor]
+    lr: float  # the first parameter group's learning rate, as the step used it
 
 
 @dataclass
@@ -43,16 +44,17 @@ def _parameters(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
 def recording(monkeypatch, buffer_class: type = ReplayBuffer) -> Iterator[Recording]:
     """Record every optimizer step and every buffer_class.sample inside the block."""
     record = Recording([], [])
-    pending: dict[int, tuple[list, list]] = {}
+    pending: dict[int, tuple[list, list, float]] = {}
 
     def before_step(optimizer, args, kwargs):
         params = _parameters(optimizer)
         pending[id(optimizer)] = ([p.detach().clone() for p in params],
-                                  [p.grad.detach().clone() for p in params])
+                                  [p.grad.detach().clone() for p in params], float(optimizer.param_groups[0]["lr"]))
 
     def after_step(optimizer, args, kwargs):
-        before, grads = pending.pop(id(optimizer))
-        record.steps.append(OptimizerStep(optimizer, before, grads, [p.detach().clone() for p in _parameters(optimizer)]))
+        before, grads, lr = pending.pop(id(optimizer))
+        record.steps.append(OptimizerStep(optimizer, before, grads, [p.detach().clone() for p in _parameters(optimizer)],
+                                          lr))
 
     sample = buffer_class.sample
 

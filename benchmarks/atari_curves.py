@@ -29,7 +29,7 @@ class Args:
     sb3: str | None = None
     """the JSON of benchmarks/sb3_atari.py on the same game and budget; None plots the run alone"""
     out_dir: str = "benchmarks/results/atari"
-    """folder of the outputs: dqn_atari_{game}_seed{seed}.json and curves_{game}.png"""
+    """folder of the outputs: dqn_atari_{game}_seed{seed}.json and curves_{game}_seed{seed}.png"""
     window: int = 100
     """training games per point of the smoothed curve"""
 
@@ -77,7 +77,7 @@ def main(args: Args) -> None:
     axis.set_title(f"{ours['env_id']}, seed {ours['seed']}")
     axis.legend(fontsize=8)
     figure.tight_layout()
-    figure.savefig(out / f"curves_{game}.png", dpi=100)
+    figure.savefig(out / f"curves_{game}_seed{ours['seed']}.png", dpi=100)
     for result in results:
         print(f"{result['implementation']}: evaluation {result['eval_mean']:.1f} ± {result['eval_std']:.1f}, "
               f"{result['train_seconds']:.0f} s, {result['sps']:.0f} SPS; evaluations "

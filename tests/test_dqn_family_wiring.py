@@ -44,8 +44,8 @@ def test_each_gradient_step_descends_its_batchs_td_loss_and_the_target_follows_b
     gamma, tau = 0.9, 0.05
     args = dqn_family.Args(
         total_timesteps=300, learning_starts=100, train_frequency=1, target_network_frequency=1, gamma=gamma, tau=tau,
-        learning_rate=0.01, anneal_lr=False, batch_size=16, buffer_size=1000, hidden_sizes=(16,), eval_episodes=1, eval_frequency=300, device="cpu",
-        log_dir=str(tmp_path), progress=False,
+        learning_rate=0.01, anneal_lr=False, batch_size=16, buffer_size=1000, hidden_sizes=(16,), eval_episodes=1,
+        eval_frequency=300, device="cpu", log_dir=str(tmp_path), progress=False,
     )
     with recording(monkeypatch) as record:
         result = dqn_family.train(args)

@@ -130,7 +130,7 @@ class StackedAdam:
         torch._foreach_div_(denominators, bias_correction2_sqrt)
         torch._foreach_add_(denominators, self.eps)
         for param, exp_avg, denominator, lr in zip(self.params, self.exp_avg, denominators, self.lr):
-            param.addcdiv_(exp_avg * (lr * (self.lr_scale / bias_correction1)), denominator, value=-1.0)
+            param.addcdiv_(exp_avg * (lr * self.lr_scale / bias_correction1), denominator, value=-1.0)
 
 
 def clip_grad_norms(grads: list[torch.Tensor], max_norms: torch.Tensor) -> list[torch.Tensor]:

@@ -37,15 +37,35 @@ from benchmarks.members import (MEMBER_OPTIONS, MemberEnvs, MemberReplayBuffer, 
 
 DQN_FAMILY = ("dqn", "double_dqn", "dueling_dqn")
 ALGORITHMS = tuple(MEMBER_OPTIONS)  # the algorithms whose member options members.py knows
-EnvBackend = Literal["auto", "sync", "numpy"]
+EnvBackend = Literal["auto", "sync", "numpy", "envpool"]
+# envpool's envs whose steps are gymnasium's own (tests/test_batched_envs.py replays them through gymnasium's
+# dynamics); not its Pendulum-v1, which moves the angle by the velocity before clipping it (gym 0.21's order)
+ENVPOOL_ENVS = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", "HalfCheetah-v5",
+                "Hopper-v5")
+
+
+def envpool_installed() -> bool:
+    try:
+        import envpool  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def env_backend(backend: EnvBackend, env_id: str) -> str:
-    """auto: the env's own NumPy vector implementation where it has one, else SyncVectorEnv."""
+    """auto: the env's own NumPy vector implementation where it has one, else envpool where it is
+    installed and steps the env as gymnasium does, else SyncVectorEnv (batched.md measures them)."""
     has_vector = gym.spec(env_id).vector_entry_point is not None and "Jax" not in str(gym.spec(env_id).vector_entry_point)
     if backend == "numpy" and not has_vector:
         raise UsageError(f"--env-backend numpy: {env_id} has no NumPy vector implementation; use sync")
-    return ("numpy" if has_vector else "sync") if backend == "auto" else backend
+    if backend == "envpool" and env_id not in ENVPOOL_ENVS:
+        raise UsageError(f"--env-backend envpool: {env_id} is not one of envpool's envs checked against gymnasium's "
+                         f"({', '.join(ENVPOOL_ENVS)}); use sync")
+    if backend == "envpool" and not envpool_installed():
+        raise UsageError("--env-backend envpool needs envpool: pip install 'algozoo[envpool]'")
+    if backend != "auto":
+        return backend
+    return "numpy" if has_vector else "envpool" if env_id in ENVPOOL_ENVS and envpool_installed() else "sync"
 
 
 class Progress:
@@ -362,8 +382,9 @@ def cli_options(module: ModuleType) -> type:
             help="the gradient step and the greedy action through torch.compile: a few seconds' start, "
                  "then faster (--no-compile: plain vmap)")], True),
         ("env_backend", Annotated[EnvBackend, tyro.conf.arg(
-            help="auto: the env's NumPy vector implementation where it has one (CartPole-v1), else sync: "
-                 "SyncVectorEnv of the script's env, seeded as the script seeds it")], "auto"),
+            help="auto: the env's NumPy vector implementation where it has one (CartPole-v1), else envpool "
+                 f"where installed, for {', '.join(ENVPOOL_ENVS[1:])}, else sync: SyncVectorEnv of the script's "
+                 "env")], "auto"),
     ], bases=(module.Args,))
 
 

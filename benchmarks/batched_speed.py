@@ -53,6 +53,7 @@ def sweep_seconds(args: Args, n: int, batched: bool) -> float:
         subprocess.run([sys.executable, str(ROOT / "benchmarks" / "sweep.py"), "--algos", args.algorithm, "--env-ids",
                         args.env_id, "--seeds", *map(str, range(1, n + 1)), "--out", out,
                         "--extra=" + shlex.join(extra), "--batched" if batched else "--no-batched",
+                        "--batched-min-seeds", "1",
                         "--batched-algos", args.algorithm,
                         "--device", args.device if batched else "cpu",
                         "--workers", "1" if batched else str(args.workers),

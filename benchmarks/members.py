@@ -219,15 +219,28 @@ class MemberEnvs:
     vectorization_mode="vector_entry_point"; CartPole-v1 has one), which steps all copies in
     NumPy and autoresets in NEXT_STEP mode: the step after an episode's end only resets that
     copy, and is no transition. Its copies share one random generator, seeded by the first member.
+    backend "envpool": envpool's C++ implementation of the env (classic control, Box2D, MuJoCo), its
+    copies stepped by C++ threads and seeded as "sync" seeds them. It runs without a time limit
+    and the limit is applied here, as gymnasium's TimeLimit applies it: envpool reports an episode
+    that terminates at its limit as truncated only, which would bootstrap a terminal transition.
+    An ended copy is reset at once (SAME_STEP), by envpool's reset of those copies.
     """
 
     def __init__(self, module: ModuleType, all_args: list[Any], backend: str):
         first = all_args[0]
         self.backend, self.num_envs, self.n_copies = backend, first.num_envs, len(all_args) * first.num_envs
         self.seeds = [one.seed + j for one in all_args for j in range(first.num_envs)]
+        kwargs = {} if first.max_episode_steps is None else {"max_episode_steps": first.max_episode_steps}
         if backend == "numpy":
-            kwargs = {} if first.max_episode_steps is None else {"max_episode_steps": first.max_episode_steps}
             self.envs = gym.make_vec(first.env_id, self.n_copies, vectorization_mode="vector_entry_point", **kwargs)
+        elif backend == "envpool":
+            import envpool  # an extra, imported only when chosen
+
+            limit = first.max_episode_steps
+            limit = gym.spec(first.env_id).max_episode_steps if limit is None else limit
+            self.time_limit = np.inf if limit is None else limit
+            self.envs = envpool.make_gymnasium(first.env_id, num_envs=self.n_copies, seed=self.seeds,
+                                               max_episode_steps=2**30)
         else:
             self.envs = gym.vector.SyncVectorEnv([module.make_env(first.env_id, first.max_episode_steps)
                                                   for _ in range(self.n_copies)], autoreset_mode=AutoresetMode.SAME_STEP)
@@ -238,24 +251,31 @@ class MemberEnvs:
         self.resetting = np.zeros(self.n_copies, dtype=bool)
 
     def reset(self) -> np.ndarray:
-        obs, _ = self.envs.reset(seed=self.seeds if self.backend == "sync" else self.seeds[0])
+        if self.backend == "envpool":  # seeded when made: its reset takes no seed
+            obs, _ = self.envs.reset()
+        else:
+            obs, _ = self.envs.reset(seed=self.seeds if self.backend == "sync" else self.seeds[0])
         return obs.astype(np.float32)
 
     def step(self, actions: np.ndarray) -> VectorStep:
         next_obs, rewards, terminations, truncations, infos = self.envs.step(actions)
         next_obs = next_obs.astype(np.float32)
+        valid, real_next_obs = None, next_obs
+        if self.backend == "envpool":
+            truncations = self.lengths + 1 >= self.time_limit
+            ended = terminations | truncations
+            if ended.any():
+                real_next_obs = next_obs.copy()
+                reset_obs, reset_infos = self.envs.reset(np.flatnonzero(ended))
+                next_obs[reset_infos["env_id"]] = reset_obs
         ended = terminations | truncations
-        if self.backend == "numpy":
+        if self.backend == "numpy":  # NEXT_STEP autoreset
             valid = ~self.resetting
             self.resetting = ended
-            real_next_obs = next_obs
-        else:
-            valid = None
-            real_next_obs = next_obs
-            if "final_obs" in infos:
-                real_next_obs = next_obs.copy()
-                for i in np.flatnonzero(infos["_final_obs"]):
-                    real_next_obs[i] = infos["final_obs"][i]
+        elif "final_obs" in infos:  # sync, SAME_STEP autoreset
+            real_next_obs = next_obs.copy()
+            for i in np.flatnonzero(infos["_final_obs"]):
+                real_next_obs[i] = infos["final_obs"][i]
         if valid is None:
             self.returns += rewards
             self.lengths += 1

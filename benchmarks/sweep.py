@@ -33,16 +33,22 @@ import tyro  # noqa: E402
 
 from benchmarks.common import load_algorithm  # noqa: E402
 from benchmarks.sweep_backends import connect_ray, run_local, run_ray, stop_requested  # noqa: E402
-from benchmarks.sweep_grid import (Args, UsageError, build_grid, cell_state, command, comparable, parse_with,  # noqa: E402
-                                   unit_command, units)
+from benchmarks.sweep_grid import (Args, Cell, UsageError, build_grid, cell_state, command, comparable,  # noqa: E402
+                                   parse_with, unit_command, units)
 from benchmarks.sweep_record import Progress, Record  # noqa: E402
 
 
 # ---- main --------------------------------------------------------------------------------
 
 
-def batched_algos(args: Args) -> tuple[str, ...]:
-    return args.batched_algos if args.batched else ()
+def sweep_units(cells: list[Cell], args: Args) -> list[list[Cell]]:
+    """The sweep's processes (sweep_grid.units) as --batched, --batched-algos and --batched-min-seeds say."""
+    on_cpu = args.device == "cpu"
+    if args.device == "auto":
+        import torch
+
+        on_cpu = not torch.cuda.is_available()
+    return units(cells, args.batched_algos if args.batched else (), args.batched_min_seeds if on_cpu else 1)
 
 
 def request_stop(signum, frame) -> None:
@@ -58,7 +64,7 @@ def main(args: Args, invocation: str = "") -> int:
         load_algorithm(cell.algo), command(cell, out, args.device)[2:], f"{cell.algo}.py options of {cell.key}")))
         for cell in cells}
     if args.dry_run:
-        for unit in units(cells, batched_algos(args)):
+        for unit in sweep_units(cells, args):
             print(shlex.join(unit_command(unit, out, args.device)))
         print(f"{len(cells)} runs into {out}")
         return 0
@@ -82,7 +88,7 @@ def main(args: Args, invocation: str = "") -> int:
     except BlockingIOError:
         raise UsageError(f"another sweep is running in {out}") from None
     record = Record(out, args, invocation, suite_name, description, cells,
-                    {cell.key: shlex.join(unit_command(unit, out, args.device)) for unit in units(cells, batched_algos(args))
+                    {cell.key: shlex.join(unit_command(unit, out, args.device)) for unit in sweep_units(cells, args)
                      for cell in unit})
     states = {cell.key: cell_state(cell.folder(out), expected[cell.key]) for cell in cells}
     todo = [cell for cell in cells if states[cell.key] != "finished"]
@@ -103,9 +109,9 @@ def main(args: Args, invocation: str = "") -> int:
     stop_requested.clear()
     try:
         if ray is None:
-            run_local(units(todo, batched_algos(args)), args, out, record, progress, gpus)
+            run_local(sweep_units(todo, args), args, out, record, progress, gpus)
         else:
-            run_ray(ray, units(todo, batched_algos(args)), args, out, record, progress)
+            run_ray(ray, sweep_units(todo, args), args, out, record, progress)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -70,6 +70,9 @@ class Args:
     member per seed, for the algorithms of --batched-algos; --no-batched: a process per seed"""
     batched_algos: tuple[str, ...] = BATCHED_ALGORITHMS
     """with --batched, the algorithms whose cells run batched: any of dqn, double_dqn, dueling_dqn, ddpg"""
+    batched_min_seeds: int = 16
+    """with --batched and --device cpu, a cell of fewer seeds runs a process per seed: on a 2-core CPU 4 seeds
+    ran slower batched, 16 faster (benchmarks/results/batched.md); on any other device every cell batches"""
     dry_run: bool = False
     """print the grid's commands and exit without running anything"""
 
@@ -214,7 +217,7 @@ def build_grid(args: Args) -> tuple[str | None, str, list[Cell]]:
     options against its script's Args before anything runs."""
     if args.num_seeds is not None and args.num_seeds <= 0:
         raise UsageError(f"--num-seeds must be positive, got {args.num_seeds}")
-    for name in ("workers", "threads_per_run", "runs_per_gpu"):
+    for name in ("workers", "threads_per_run", "runs_per_gpu", "batched_min_seeds"):
         if getattr(args, name) <= 0:
             raise UsageError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     if args.cpus_per_run <= 0:
@@ -293,14 +296,16 @@ def command(cell: Cell, out: Path, device: str) -> list[str]:
     return [sys.executable, str(ALGOS / f"{cell.algo}.py"), *tokens, *cell.options]
 
 
-def units(cells: list[Cell], batched_algos: tuple[str, ...]) -> list[list[Cell]]:
+def units(cells: list[Cell], batched_algos: tuple[str, ...], min_seeds: int = 1) -> list[list[Cell]]:
     """The processes of a sweep: each cell alone, but for the algorithms of `batched_algos` the seeds of one
-    algorithm, env and options together, as members of one process of benchmarks/batched.py."""
+    algorithm, env and options together, as members of one process of benchmarks/batched.py, where they
+    are at least `min_seeds`."""
     groups: dict[tuple, list[Cell]] = {}
     for cell in cells:
         together = cell.algo in batched_algos
         groups.setdefault((cell.algo, cell.env_id, tuple(cell.options)) if together else (cell.key,), []).append(cell)
-    return list(groups.values())
+    return [unit for group in groups.values()
+            for unit in ([group] if len(group) >= min_seeds else [[cell] for cell in group])]
 
 
 def unit_command(unit: list[Cell], out: Path, device: str) -> list[str]:

@@ -4,6 +4,7 @@ members' independence, the stored transitions, learning, and the command line.""
 
 import copy
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -49,12 +50,17 @@ def family(request):
     return request.param, batched.load_algorithm(request.param)
 
 
-def test_td_targets_and_losses_of_each_member_are_the_script_s_own(family):
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=CUDA)])
+def test_td_targets_and_losses_of_each_member_are_the_script_s_own(family, device):
     name, module = family
-    networks, targets = member_networks(module, [1, 2, 3]), member_networks(module, [11, 12, 13])
+    networks = [network.to(device) for network in member_networks(module, [1, 2, 3])]
+    targets = [network.to(device) for network in member_networks(module, [11, 12, 13])]
     q_network, target_network = StackedNetworks(networks), StackedNetworks(targets)
-    data = minibatches(3, 32)
-    gammas = torch.tensor([0.99, 0.9, 0.5])
+    data = Samples(*(field.to(device) for field in minibatches(3, 32)))
+    gammas = torch.tensor([0.99, 0.9, 0.5], device=device)
 
     def member_loss(params, target, buffers, one, gamma):
         return module.td_loss(q_network.function(params, buffers), q_network.function(target, buffers), one, gamma,
@@ -171,8 +177,11 @@ def real_transition_count(buffer, member: int) -> int:
     return member_transitions_are_real(buffer, member, cartpole_step)
 
 
-@pytest.mark.parametrize("backend, num_envs", [("sync", 1), ("sync", 4), ("numpy", 1), ("numpy", 4)])
+@pytest.mark.parametrize("backend, num_envs", [("sync", 1), ("sync", 4), ("numpy", 1), ("numpy", 4), ("envpool", 1),
+                                               ("envpool", 4)])
 def test_every_stored_transition_of_every_member_is_real(dqn, tmp_path, backend, num_envs):
+    if backend == "envpool":
+        pytest.importorskip("envpool", reason="envpool is not installed (pip install 'algozoo[envpool]')")
     # a 15-step limit and ε >= 0.5 make episodes end both ways often
     args = dqn.Args(env_id="CartPole-v1", max_episode_steps=15, num_envs=num_envs, total_timesteps=1600, end_e=0.5,
                     exploration_fraction=1.0, learning_starts=400, buffer_size=4000, batch_size=16, hidden_sizes=(16,),
@@ -264,6 +273,18 @@ def test_dqn_defaults_learn_cartpole_in_one_process(dqn, tmp_path):
     assert sum(final >= 475 for final in finals) >= 4, finals
 
 
+@CUDA
+@pytest.mark.parametrize("compile", [False, True])
+def test_cuda_members_train_with_networks_and_buffer_on_the_gpu(dqn, tmp_path, compile):
+    args = dqn.Args(env_id="CartPole-v1", total_timesteps=1200, learning_starts=200, hidden_sizes=(16,),
+                    eval_episodes=1, eval_frequency=1200, log_dir=str(tmp_path), device="cuda", progress=False)
+    summaries = batched.train_dqn_family(dqn, "dqn", args, [{"seed": 1}, {"seed": 2}], compile=compile)
+    assert [summary["status"] for summary in summaries] == ["completed", "completed"]
+    assert all(summary["gradient_steps"] == 500 for summary in summaries)  # a step every 2 env steps after 200
+    assert summaries[0]["replay_buffer"].observations.is_cuda
+    assert all(next(summary["q_network"].parameters()).is_cuda for summary in summaries)
+
+
 def test_command_line_runs_members_and_rejects_bad_input(tmp_path, capsys):
     assert batched.main(["--algorithm", "dqn", "--seeds", "3", "4", "--total-timesteps", "600", "--learning-starts",
                          "200", "--hidden-sizes", "16", "--eval-episodes", "1", "--log-dir", str(tmp_path / "runs"), "--no-compile",
@@ -287,7 +308,19 @@ def test_command_line_runs_members_and_rejects_bad_input(tmp_path, capsys):
 
 def test_numpy_backend_exists_only_where_the_env_has_it():
     assert batched.env_backend("auto", "CartPole-v1") == "numpy"
-    assert batched.env_backend("auto", "Acrobot-v1") == "sync"
     assert batched.env_backend("sync", "CartPole-v1") == "sync"
     with pytest.raises(UsageError, match="no NumPy vector implementation"):
         batched.env_backend("numpy", "Acrobot-v1")
+
+
+def test_auto_takes_envpool_where_it_has_the_env_and_else_sync(monkeypatch):
+    pytest.importorskip("envpool", reason="envpool is not installed (pip install 'algozoo[envpool]')")
+    assert batched.env_backend("auto", "Acrobot-v1") == "envpool"
+    assert batched.env_backend("envpool", "CartPole-v1") == "envpool"
+    assert batched.env_backend("auto", "Pendulum-v1") == "sync"  # envpool's differs from gymnasium's
+    with pytest.raises(UsageError, match="Pendulum-v1 is not one of envpool's envs checked against gymnasium's"):
+        batched.env_backend("envpool", "Pendulum-v1")
+    monkeypatch.setitem(sys.modules, "envpool", None)  # as where it is not installed
+    assert batched.env_backend("auto", "Acrobot-v1") == "sync"
+    with pytest.raises(UsageError, match=r"needs envpool: pip install 'algozoo\[envpool\]'"):
+        batched.env_backend("envpool", "Acrobot-v1")

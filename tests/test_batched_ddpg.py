@@ -144,7 +144,7 @@ def test_pendulum_time_limits_are_no_terminations(ddpg, tmp_path):
     buffer = summaries[0]["replay_buffer"]
     for member, summary in enumerate(summaries):
         assert member_transitions_are_real(buffer, member, pendulum_dynamics()) == 0
-        assert len(summary["episodic_returns"]) == 2 * (800 // 15)
+        assert len(summary["episodic_returns"]) == 2 * (800 // 15) and int(buffer.size[member]) == 1600
 
 
 def test_members_with_their_own_hyperparameters(ddpg, tmp_path):
@@ -185,6 +185,18 @@ def test_members_learn_pendulum_in_one_process(ddpg, tmp_path):
     summaries = batched.train_ddpg(ddpg, "ddpg", args, [{"seed": seed} for seed in range(1, 6)], compile=True)
     finals = [summary["eval_mean"] for summary in summaries]
     assert sum(final >= -300 for final in finals) >= 4, finals
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("compile", [False, True])
+def test_cuda_members_train_with_networks_and_buffer_on_the_gpu(ddpg, tmp_path, compile):
+    args = short_args(ddpg, tmp_path, env_id="Pendulum-v1", device="cuda")
+    summaries = batched.train_ddpg(ddpg, "ddpg", args, [{"seed": 1}, {"seed": 2, "noise": "ou"}], compile=compile)
+    assert [summary["status"] for summary in summaries] == ["completed", "completed"]
+    assert all(summary["gradient_steps"] == 400 for summary in summaries)
+    assert summaries[0]["replay_buffer"].observations.is_cuda
+    assert all(next(summary["actor"].parameters()).is_cuda and next(summary["qf"].parameters()).is_cuda
+               for summary in summaries)
 
 
 def test_command_line_runs_ddpg_members(tmp_path, capsys):

@@ -73,7 +73,7 @@ def broken_sweep(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     """The tiny grid on the local backend, q_table's two runs failing on a bad option."""
     folder = tmp_path_factory.mktemp("sweep")
     result = run_benchmark("sweep", "--suite", write_suite(folder, "tiny", BROKEN), "--out", "out",
-                           "--workers", "2", cwd=folder)
+                           "--workers", "2", "--batched-min-seeds", "1", cwd=folder)
     return folder / "out", result
 
 
@@ -224,7 +224,7 @@ def test_options_go_to_the_scripts_that_have_them(tmp_path, capsys):
 @pytest.mark.parametrize("batched", [True, False])
 def test_the_seeds_of_a_cell_run_as_one_batched_process_unless_told_not_to(tmp_path, capsys, batched):
     status = sweep.main(sweep.Args(algos=("dqn", "q_table"), env_ids=("CartPole-v1",), num_seeds=3, batched=batched,
-                                   out=str(tmp_path / "out"), dry_run=True))
+                                   batched_min_seeds=3, out=str(tmp_path / "out"), dry_run=True))
     commands = capsys.readouterr().out.splitlines()[:-1]
     dqn_commands = [line for line in commands if "dqn" in line]
     assert status == 0 and sum("algos/q_table.py" in line for line in commands) == 3
@@ -236,6 +236,15 @@ def test_the_seeds_of_a_cell_run_as_one_batched_process_unless_told_not_to(tmp_p
         assert len(dqn_commands) == 3 and all("algos/dqn.py" in line for line in dqn_commands)
 
 
+@pytest.mark.parametrize("num_seeds, device, batched", [(15, "cpu", False), (16, "cpu", True), (2, "cuda", True)])
+def test_on_the_cpu_only_cells_of_at_least_batched_min_seeds_run_batched(tmp_path, capsys, num_seeds, device, batched):
+    status = sweep.main(sweep.Args(algos=("dqn",), env_ids=("CartPole-v1",), num_seeds=num_seeds, device=device,
+                                   out=str(tmp_path / "out"), dry_run=True))
+    commands = capsys.readouterr().out.splitlines()[:-1]
+    assert status == 0 and len(commands) == (1 if batched else num_seeds)
+    assert all(("benchmarks/batched.py" in line) == batched for line in commands)
+
+
 def test_the_sweep_batches_only_what_batched_py_runs():
     from benchmarks import batched
     assert sweep_grid.BATCHABLE_ALGORITHMS == batched.ALGORITHMS == tuple(batched.TRAINERS)
@@ -245,7 +254,7 @@ def test_the_sweep_batches_only_what_batched_py_runs():
 def test_batched_algos_chooses_which_cells_run_batched(tmp_path, capsys):
     for batched_algos, expected in ((sweep.Args.batched_algos, ["algos/ddpg.py"] * 2),
                                     (("ddpg",), ["benchmarks/batched.py --algorithm ddpg --env-id Pendulum-v1 --seeds 1 2"])):
-        status = sweep.main(sweep.Args(algos=("ddpg",), env_ids=("Pendulum-v1",), num_seeds=2,
+        status = sweep.main(sweep.Args(algos=("ddpg",), env_ids=("Pendulum-v1",), num_seeds=2, batched_min_seeds=2,
                                        batched_algos=batched_algos, out=str(tmp_path / "out"), dry_run=True))
         commands = capsys.readouterr().out.splitlines()[:-1]
         assert status == 0 and len(commands) == len(expected)

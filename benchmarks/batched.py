@@ -39,7 +39,7 @@ DQN_FAMILY = ("dqn", "double_dqn", "dueling_dqn")
 ALGORITHMS = tuple(MEMBER_OPTIONS)  # the algorithms whose member options members.py knows
 EnvBackend = Literal["auto", "sync", "numpy", "envpool"]
 # envpool's envs whose steps are gymnasium's own (tests/test_batched_envs.py replays them through gymnasium's
-# dynamics); not its Pendulum-v1, which moves the angle by the velocity before clipping it (gym 0.21's order)
+# dynamics); not its Pendulum-v1, which moves the angle by the velocity before clipping it (gymnasium clips first)
 ENVPOOL_ENVS = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", "HalfCheetah-v5",
                 "Hopper-v5")
 

@@ -7,7 +7,8 @@ and writes what each printed into --out (one file per check, and summary.md):
    networks, replay buffers and batches on the device, members' TD targets against the scripts'.
 2. batched_speed: `benchmarks/batched_speed.py` on the device, dqn.py's options on CartPole-v1
    with 64-64 networks, N = 16 and 256 members, and N = 16 also one process per seed on the
-   CPU cores (a sweep's way today).
+   CPU cores (a sweep's way today); batched_speed_defaults: N = 256 with dqn.py's own 256-256
+   networks (the target: 100,000 agent steps per second in all).
 3. classic_cartpole_batched, classic_cartpole_per_seed: the classic suite's DQN-family
    CartPole-v1 cells (3 files × 5 seeds × 50,000 steps) as a sweep, batched on the device, then
    one process per seed on the CPU cores; wall time each.
@@ -15,11 +16,11 @@ and writes what each printed into --out (one file per check, and summary.md):
    2,000 on: its steps per second, and the hours 10,000,000 steps would take at that rate.
 
     python -m benchmarks.gpu_checks --out gpu_results
-    python -m benchmarks.gpu_checks --out gpu_results_1 --only tests batched_speed atari  # in two
+    python -m benchmarks.gpu_checks --out gpu_results_1 --only tests batched_speed atari  # part 1 of 2
     python -m benchmarks.gpu_checks --device cpu --quick --out /tmp/gpu_plumbing   # small, on a CPU
 
 A check that fails or runs past its limit is reported as such and the next one runs. The
-limits add up to 16 minutes; where a command may run 10 minutes at most, run it in two parts.
+limits add up to 18 minutes; where a command may run 10 minutes at most, run it in two parts.
 """
 
 import json
@@ -59,7 +60,10 @@ def checks(args: Args, out: Path) -> dict[str, tuple[list[str], int]]:
         "tests": ([python, "-m", "pytest", "-q", "-p", "no:warnings", "tests", "-k", "cuda"], 240),
         "batched_speed": ([python, "-m", "benchmarks.batched_speed", "--device", args.device, "--members",
                            *(("2",) if q else ("16", "256")), "--per-process-members", "2" if q else "16",
-                           "--total-timesteps", steps, "--workers", cores], 240),
+                           "--total-timesteps", steps, "--workers", cores], 180),
+        "batched_speed_defaults": ([python, "-m", "benchmarks.batched_speed", "--device", args.device,
+                                    "--hidden-sizes", "256", "256", "--members", "2" if q else "256",
+                                    "--per-process-members", "0", "--total-timesteps", steps], 150),
         "classic_cartpole_batched": ([*sweep, "--device", args.device, "--batched", "--batched-min-seeds", "1",
                                       "--workers", "3", "--runs-per-gpu", "3", "--threads-per-run", "1",
                                       "--out", str(out / "sweep_batched")], 180),

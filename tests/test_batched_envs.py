@@ -90,3 +90,12 @@ def test_ddpg_members_on_envpool_store_only_real_mujoco_steps(tmp_path):
         assert summary["status"] == "completed" and int(buffer.size[member]) == 800
         assert member_transitions_are_real(buffer, member, gymnasium_step("HalfCheetah-v5")) == 0
         assert len(summary["episodic_returns"]) == 2 * (400 // LIMIT)
+
+
+def test_the_backend_timing_steps_every_backend_the_env_has(capsys):
+    from benchmarks import batched_envs
+
+    batched_envs.main(batched_envs.Args(env_ids=["CartPole-v1", "Pendulum-v1"], members=[2], steps=5, repeats=1))
+    lines = capsys.readouterr().out.splitlines()
+    assert "| copies | sync | numpy | envpool |" in lines and "| copies | sync |" in lines  # Pendulum: sync only
+    assert sum(line.startswith("| 2 |") for line in lines) == 2

@@ -219,7 +219,7 @@ class MemberEnvs:
     vectorization_mode="vector_entry_point"; CartPole-v1 has one), which steps all copies in
     NumPy and autoresets in NEXT_STEP mode: the step after an episode's end only resets that
     copy, and is no transition. Its copies share one random generator, seeded by the first member.
-    backend "envpool": envpool's C++ implementation of the env (classic control, Box2D, MuJoCo), its
+    backend "envpool": envpool's C++ implementation of the env (classic control, MuJoCo), its
     copies stepped by C++ threads and seeded as "sync" seeds them. It runs without a time limit
     and the limit is applied here, as gymnasium's TimeLimit applies it: envpool reports an episode
     that terminates at its limit as truncated only, which would bootstrap a terminal transition.

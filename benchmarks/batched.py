@@ -42,6 +42,7 @@ EnvBackend = Literal["auto", "sync", "numpy", "envpool"]
 # dynamics); not its Pendulum-v1, which moves the angle by the velocity before clipping it (gymnasium clips first)
 ENVPOOL_ENVS = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", "HalfCheetah-v5",
                 "Hopper-v5")
+ENVPOOL_MIN_COPIES = 4  # fewer copies step faster in SyncVectorEnv (batched.md)
 
 
 def envpool_installed() -> bool:
@@ -52,9 +53,10 @@ def envpool_installed() -> bool:
     return True
 
 
-def env_backend(backend: EnvBackend, env_id: str) -> str:
+def env_backend(backend: EnvBackend, env_id: str, n_copies: int) -> str:
     """auto: the env's own NumPy vector implementation where it has one, else envpool where it is
-    installed and steps the env as gymnasium does, else SyncVectorEnv (batched.md measures them)."""
+    installed, steps the env as gymnasium does and has at least ENVPOOL_MIN_COPIES copies to step,
+    else SyncVectorEnv: the fastest, as batched.md measures them."""
     has_vector = gym.spec(env_id).vector_entry_point is not None and "Jax" not in str(gym.spec(env_id).vector_entry_point)
     if backend == "numpy" and not has_vector:
         raise UsageError(f"--env-backend numpy: {env_id} has no NumPy vector implementation; use sync")
@@ -65,7 +67,10 @@ def env_backend(backend: EnvBackend, env_id: str) -> str:
         raise UsageError("--env-backend envpool needs envpool: pip install 'algozoo[envpool]'")
     if backend != "auto":
         return backend
-    return "numpy" if has_vector else "envpool" if env_id in ENVPOOL_ENVS and envpool_installed() else "sync"
+    if has_vector:
+        return "numpy"
+    envpool_wins = env_id in ENVPOOL_ENVS and n_copies >= ENVPOOL_MIN_COPIES
+    return "envpool" if envpool_wins and envpool_installed() else "sync"
 
 
 class Progress:
@@ -183,7 +188,7 @@ def train_dqn_family(module: ModuleType, algorithm: str, args: Any, members: lis
     all_args = member_args(module, algorithm, args, members)
     n, e = len(all_args), args.num_envs
     device = module.resolve_device(args.device)
-    envs = MemberEnvs(module, all_args, env_backend(backend, args.env_id))
+    envs = MemberEnvs(module, all_args, env_backend(backend, args.env_id, n * e))
     n_actions, obs_dim = int(envs.single_action_space.n), envs.single_observation_space.shape[0]
     networks = []
     for one in all_args:
@@ -283,7 +288,7 @@ def train_ddpg(module: ModuleType, algorithm: str, args: Any, members: list[dict
     all_args = member_args(module, algorithm, args, members)
     n, e = len(all_args), args.num_envs
     device = module.resolve_device(args.device)
-    envs = MemberEnvs(module, all_args, env_backend(backend, args.env_id))
+    envs = MemberEnvs(module, all_args, env_backend(backend, args.env_id, n * e))
     action_space = envs.single_action_space
     action_dim, obs_dim = action_space.shape[0], envs.single_observation_space.shape[0]
     actors, qfs = [], []
@@ -383,8 +388,8 @@ def cli_options(module: ModuleType) -> type:
                  "then faster (--no-compile: plain vmap)")], True),
         ("env_backend", Annotated[EnvBackend, tyro.conf.arg(
             help="auto: the env's NumPy vector implementation where it has one (CartPole-v1), else envpool "
-                 f"where installed, for {', '.join(ENVPOOL_ENVS[1:])}, else sync: SyncVectorEnv of the script's "
-                 "env")], "auto"),
+                 f"where installed, for {', '.join(ENVPOOL_ENVS[1:])} with {ENVPOOL_MIN_COPIES} copies or more, "
+                 "else sync: SyncVectorEnv of the script's env")], "auto"),
     ], bases=(module.Args,))
 
 

@@ -44,7 +44,7 @@ def backends(env_id: str) -> list[str]:
     found = []
     for backend in ("sync", "numpy", "envpool"):
         try:
-            found.append(env_backend(backend, env_id))
+            found.append(env_backend(backend, env_id, n_copies=1))
         except UsageError:
             pass
     return found

@@ -307,20 +307,21 @@ def test_command_line_runs_members_and_rejects_bad_input(tmp_path, capsys):
 
 
 def test_numpy_backend_exists_only_where_the_env_has_it():
-    assert batched.env_backend("auto", "CartPole-v1") == "numpy"
-    assert batched.env_backend("sync", "CartPole-v1") == "sync"
+    assert batched.env_backend("auto", "CartPole-v1", 16) == "numpy"
+    assert batched.env_backend("sync", "CartPole-v1", 16) == "sync"
     with pytest.raises(UsageError, match="no NumPy vector implementation"):
-        batched.env_backend("numpy", "Acrobot-v1")
+        batched.env_backend("numpy", "Acrobot-v1", 16)
 
 
-def test_auto_takes_envpool_where_it_has_the_env_and_else_sync(monkeypatch):
+def test_auto_takes_envpool_where_it_has_the_env_and_enough_copies_and_else_sync(monkeypatch):
     pytest.importorskip("envpool", reason="envpool is not installed (pip install 'algozoo[envpool]')")
-    assert batched.env_backend("auto", "Acrobot-v1") == "envpool"
-    assert batched.env_backend("envpool", "CartPole-v1") == "envpool"
-    assert batched.env_backend("auto", "Pendulum-v1") == "sync"  # envpool's differs from gymnasium's
+    assert batched.env_backend("auto", "Acrobot-v1", 4) == "envpool"
+    assert batched.env_backend("auto", "Acrobot-v1", 3) == "sync"  # fewer copies step faster in SyncVectorEnv
+    assert batched.env_backend("envpool", "CartPole-v1", 1) == "envpool"
+    assert batched.env_backend("auto", "Pendulum-v1", 16) == "sync"  # envpool's differs from gymnasium's
     with pytest.raises(UsageError, match="Pendulum-v1 is not one of envpool's envs checked against gymnasium's"):
-        batched.env_backend("envpool", "Pendulum-v1")
+        batched.env_backend("envpool", "Pendulum-v1", 16)
     monkeypatch.setitem(sys.modules, "envpool", None)  # as where it is not installed
-    assert batched.env_backend("auto", "Acrobot-v1") == "sync"
+    assert batched.env_backend("auto", "Acrobot-v1", 16) == "sync"
     with pytest.raises(UsageError, match=r"needs envpool: pip install 'algozoo\[envpool\]'"):
-        batched.env_backend("envpool", "Acrobot-v1")
+        batched.env_backend("envpool", "Acrobot-v1", 16)

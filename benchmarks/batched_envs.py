@@ -17,6 +17,7 @@ backends alternate, each repeat in this process.
 import statistics
 import time
 from dataclasses import dataclass, field
+from types import ModuleType
 
 import gymnasium as gym
 import numpy as np
@@ -50,9 +51,14 @@ def backends(env_id: str) -> list[str]:
     return found
 
 
+def script_for(env_id: str) -> ModuleType:
+    """The script whose make_env the "sync" backend steps: dqn.py for discrete actions, else ddpg.py."""
+    with gym.make(env_id) as env:
+        return load_algorithm("dqn" if isinstance(env.action_space, gym.spaces.Discrete) else "ddpg")
+
+
 def copy_steps_per_second(env_id: str, n_members: int, backend: str, steps: int) -> float:
-    with gym.make(env_id) as env:  # the script whose make_env "sync" steps: dqn.py for discrete actions
-        module = load_algorithm("dqn" if isinstance(env.action_space, gym.spaces.Discrete) else "ddpg")
+    module = script_for(env_id)
     envs = MemberEnvs(module, [module.Args(env_id=env_id, seed=seed) for seed in range(1, n_members + 1)], backend)
     actions = [np.stack([envs.single_action_space.sample() for _ in range(n_members)]) for _ in range(16)]
     envs.reset()

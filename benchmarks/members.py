@@ -230,8 +230,8 @@ class MemberEnvs:
         first = all_args[0]
         self.backend, self.num_envs, self.n_copies = backend, first.num_envs, len(all_args) * first.num_envs
         self.seeds = [one.seed + j for one in all_args for j in range(first.num_envs)]
-        kwargs = {} if first.max_episode_steps is None else {"max_episode_steps": first.max_episode_steps}
         if backend == "numpy":
+            kwargs = {} if first.max_episode_steps is None else {"max_episode_steps": first.max_episode_steps}
             self.envs = gym.make_vec(first.env_id, self.n_copies, vectorization_mode="vector_entry_point", **kwargs)
         elif backend == "envpool":
             import envpool  # an extra, imported only when chosen
@@ -260,18 +260,17 @@ class MemberEnvs:
     def step(self, actions: np.ndarray) -> VectorStep:
         next_obs, rewards, terminations, truncations, infos = self.envs.step(actions)
         next_obs = next_obs.astype(np.float32)
-        valid, real_next_obs = None, next_obs
-        if self.backend == "envpool":
+        if self.backend == "envpool":  # gymnasium's TimeLimit, envpool's own being off
             truncations = self.lengths + 1 >= self.time_limit
-            ended = terminations | truncations
-            if ended.any():
-                real_next_obs = next_obs.copy()
-                reset_obs, reset_infos = self.envs.reset(np.flatnonzero(ended))
-                next_obs[reset_infos["env_id"]] = reset_obs
         ended = terminations | truncations
+        valid, real_next_obs = None, next_obs
         if self.backend == "numpy":  # NEXT_STEP autoreset
             valid = ~self.resetting
             self.resetting = ended
+        elif self.backend == "envpool" and ended.any():  # SAME_STEP: the ended copies restart now
+            real_next_obs = next_obs.copy()
+            reset_obs, reset_infos = self.envs.reset(np.flatnonzero(ended))
+            next_obs[reset_infos["env_id"]] = reset_obs
         elif "final_obs" in infos:  # sync, SAME_STEP autoreset
             real_next_obs = next_obs.copy()
             for i in np.flatnonzero(infos["_final_obs"]):

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from benchmarks import batched
+from benchmarks.batched_envs import script_for
 from benchmarks.common import load_algorithm
 from benchmarks.members import MemberEnvs
 from tests.helpers import member_transitions_are_real
@@ -36,11 +37,6 @@ def gymnasium_step(env_id: str):
         return next_obs, float(reward), terminated
 
     return step
-
-
-def script_for(env_id: str):
-    with gym.make(env_id) as env:
-        return load_algorithm("dqn" if isinstance(env.action_space, gym.spaces.Discrete) else "ddpg")
 
 
 @pytest.mark.parametrize("env_id", batched.ENVPOOL_ENVS)

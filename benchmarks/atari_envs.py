@@ -5,8 +5,10 @@ same preprocessing (sticky actions as the id defines them, up to 30 no-ops, fram
 max-pooling, 84×84 grayscale, 4 stacked frames):
 
 - gymnasium's SyncVectorEnv and AsyncVectorEnv of dqn_atari.py's own `make_env` (Python
-  wrappers; what `--num-envs` and `--async-envs` use),
-- ale-py's `AtariVectorEnv` (the preprocessing in C++ threads),
+  wrappers; `--vector-env sync` and `async`),
+- dqn_atari.py's `AleVectorEnv`: ale-py's C++ threads with the stack, episode statistics and
+  FIRE after a lost life in NumPy (`--vector-env ale`, the default from two copies on),
+- ale-py's `AtariVectorEnv` alone, stacking in C++ (the cost of the NumPy part),
 - envpool (C++ threads), when installed.
 
 Counts copy-steps (agent steps over all copies) per second of stepping, after one reset;
@@ -44,6 +46,10 @@ def gymnasium_env(env_id: str, num_envs: int, vector_class: type) -> gym.vector.
                         autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
 
 
+def dqn_atari_ale_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
+    return load_algorithm("dqn_atari").AleVectorEnv(env_id, num_envs, None)
+
+
 def ale_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
     from ale_py.vector_env import AtariVectorEnv
 
@@ -67,6 +73,7 @@ def contenders() -> dict[str, Callable]:
     found = {
         "gymnasium SyncVectorEnv": lambda env_id, n: gymnasium_env(env_id, n, gym.vector.SyncVectorEnv),
         "gymnasium AsyncVectorEnv": lambda env_id, n: gymnasium_env(env_id, n, gym.vector.AsyncVectorEnv),
+        "dqn_atari.py AleVectorEnv": dqn_atari_ale_env,
         "ale-py AtariVectorEnv": ale_env,
     }
     try:

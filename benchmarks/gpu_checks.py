@@ -13,14 +13,15 @@ and writes what each printed into --out (one file per check, and summary.md):
    CartPole-v1 cells (3 files × 5 seeds × 50,000 steps) as a sweep, batched on the device, then
    one process per seed on the CPU cores; wall time each.
 4. atari: dqn_atari.py on Breakout with the device, 20,000 steps with gradient steps from
-   2,000 on: its steps per second, and the hours 10,000,000 steps would take at that rate.
+   2,000 on: its steps per second, and the hours 10,000,000 steps would take at that rate;
+   atari_copies: the same with 8 copies in ale-py's C++ threads (`--num-envs 8`).
 
     python -m benchmarks.gpu_checks --out gpu_results
-    python -m benchmarks.gpu_checks --out gpu_results_1 --only tests batched_speed atari  # part 1 of 2
+    python -m benchmarks.gpu_checks --out gpu_results_1 --only tests batched_speed atari atari_copies  # 1 of 2
     python -m benchmarks.gpu_checks --device cpu --quick --out /tmp/gpu_plumbing   # small, on a CPU
 
 A check that fails or runs past its limit is reported as such and the next one runs. The
-limits add up to 18 minutes; where a command may run 10 minutes at most, run it in two parts.
+limits add up to 20 minutes; where a command may run 10 minutes at most, run it in two parts.
 """
 
 import json
@@ -69,20 +70,21 @@ def checks(args: Args, out: Path) -> dict[str, tuple[list[str], int]]:
                                       "--out", str(out / "sweep_batched")], 180),
         "classic_cartpole_per_seed": ([*sweep, "--device", "cpu", "--no-batched", "--workers", cores,
                                        "--out", str(out / "sweep_per_seed")], 150),
-        "atari": ([python, "algos/dqn_atari.py", "--env-id", "ALE/Breakout-v5", "--device", args.device,
-                   "--total-timesteps", atari_steps, "--learning-starts", atari_start, "--buffer-size", "100000",
-                   "--eval-frequency", atari_steps, "--eval-episodes", "1", "--log-dir", str(out / "atari_runs"),
-                   "--no-progress"], 180),
+        **{name: ([python, "algos/dqn_atari.py", "--env-id", "ALE/Breakout-v5", "--device", args.device,
+                   "--num-envs", copies, "--total-timesteps", atari_steps, "--learning-starts", atari_start,
+                   "--buffer-size", "100000", "--eval-frequency", atari_steps, "--eval-episodes", "1",
+                   "--log-dir", str(out / f"{name}_runs"), "--no-progress"], limit)
+           for name, copies, limit in (("atari", "1", 180), ("atari_copies", "8", 120))},
     }
 
 
-def atari_line(out: Path) -> str:
-    """Steps per second of the Breakout run, and what 10M steps would take at that rate."""
-    summaries = list((out / "atari_runs").glob("*/summary.json"))
+def atari_line(out: Path, name: str) -> str:
+    """Steps per second of a Breakout run, and what 10M steps would take at that rate."""
+    summaries = list((out / f"{name}_runs").glob("*/summary.json"))
     if not summaries:
-        return "atari: no summary.json"
+        return f"{name}: no summary.json"
     sps = json.loads(summaries[0].read_text())["sps"]
-    return f"atari: dqn_atari.py {sps:,.0f} steps/s on the device; 10,000,000 steps would take {1e7 / sps / 3600:.1f} h"
+    return f"{name}: dqn_atari.py {sps:,.0f} steps/s on the device; 10,000,000 steps would take {1e7 / sps / 3600:.1f} h"
 
 
 def main(args: Args) -> int:
@@ -119,8 +121,7 @@ def main(args: Args) -> int:
         tail = [line for line in text.strip().splitlines() if line.strip()][-6:]
         summary += [f"## {name}: {status}, {seconds:.0f} s", "", "```", *tail, "```", ""]
         print(f"{name}: {status}, {seconds:.0f} s", flush=True)
-    if (out / "atari.txt").exists():
-        summary.append(atari_line(out))
+    summary += [atari_line(out, name) for name in ("atari", "atari_copies") if (out / f"{name}.txt").exists()]
     (out / "summary.md").write_text("\n".join(summary) + "\n")
     print(f"written: {out / 'summary.md'}")
     return 0

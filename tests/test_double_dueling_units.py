@@ -11,13 +11,13 @@ from benchmarks.common import ALGOS
 from tests.helpers import FixedQ
 
 # Bounds on the changed lines (removed + added) that `diff parent child` shows: the idea and
-# little else (today 20, 29, 128 and 347, README's table; dqn_atari.py's are its env, network, frame
+# little else (today 20, 29, 128 and 414, README's table; dqn_atari.py's are its envs, network, frame
 # buffer and hyperparameters). A bound, not a pin: a parent's edit
 # that its child does not follow soon passes it, while an edit that keeps the count proves
 # nothing about the algorithm; the wiring tests (test_*_wiring.py) check that. Raise a
 # bound only for a change that belongs to the algorithm.
 MAX_CHANGED_LINES = {("dqn", "double_dqn"): 20, ("double_dqn", "dueling_dqn"): 30, ("q_table", "deep_q_table"): 150,
-                     ("dqn", "dqn_atari"): 350}
+                     ("dqn", "dqn_atari"): 420}
 
 
 def changed_lines(parent: str, child: str) -> int:

@@ -72,6 +72,90 @@ def test_evaluation_plays_whole_games_with_its_epsilon(dqn_atari):
     assert (again == scores).all(), "the same seed plays the same games"
 
 
+def play_vector(envs, actions, steps: int) -> list[tuple]:
+    """(stack, actions asked, next stack, rewards, terminated, truncated, infos) of each of `steps`
+    steps of `envs`, where `actions(t)` gives the actions asked at step t."""
+    obs, _ = envs.reset(seed=3)
+    record = []
+    for t in range(steps):
+        asked = actions(t)
+        next_obs, rewards, terminations, truncations, infos = envs.step(asked)
+        record.append((obs, asked, next_obs, rewards, terminations, truncations, infos))
+        obs = next_obs
+    return record
+
+
+def test_the_ale_vector_env_stacks_ale_pys_frames_as_the_replay_buffer_rebuilds_them(dqn_atari):
+    # The reference: ale-py's own C++ stack of copies with the same seeds and actions. It pads an
+    # episode's first stacks with zeros where the replay buffer, and so the env, repeats the first frame.
+    from ale_py.vector_env import AtariVectorEnv
+
+    envs = dqn_atari.AleVectorEnv("ALE/Breakout-v5", 3, max_episode_steps=150)
+    reference = AtariVectorEnv("breakout", 3, repeat_action_probability=0.25, max_num_frames_per_episode=600,
+                               stack_num=4, reward_clipping=False, autoreset_mode="SameStep")
+
+    def assert_stack(ours: np.ndarray, theirs: np.ndarray, age: int, what: str) -> None:
+        shown = min(age + 1, 4)  # frames of the episode in the stack
+        np.testing.assert_array_equal(ours[4 - shown:], theirs[4 - shown:], err_msg=what)
+        assert (ours[: 4 - shown] == theirs[4 - shown]).all() and not theirs[: 4 - shown].any(), what
+
+    obs, _ = envs.reset(seed=3)
+    expected, _ = reference.reset(seed=3)
+    assert obs.shape == (3, 4, 84, 84) and obs.dtype == np.uint8
+    age, ends, rng = np.zeros(3, dtype=int), {"terminated": 0, "truncated": 0}, np.random.default_rng(0)
+    for i in range(3):
+        assert_stack(obs[i], expected[i], 0, f"copy {i} at the start")
+    for t in range(600):
+        obs, rewards, terminations, truncations, infos = envs.step(rng.integers(4, size=3))
+        expected, raw_rewards, expected_terminations, expected_truncations, expected_infos = reference.step(
+            infos["actions"])
+        np.testing.assert_array_equal(rewards, np.clip(raw_rewards, -1, 1))
+        assert (terminations == expected_terminations).all() and (truncations == expected_truncations).all()
+        age += 1
+        for i in np.flatnonzero(terminations | truncations):
+            assert_stack(infos["final_obs"][i], expected_infos["final_obs"][i], age[i], f"final of copy {i}, step {t}")
+            assert infos["final_info"]["episode"]["l"][i] == age[i]
+            assert infos["final_info"]["episode"]["l"][i] == 150 or not truncations[i], "the limit counts agent steps"
+            ends["terminated" if terminations[i] else "truncated"] += 1
+            age[i] = 0
+        for i in range(3):
+            assert_stack(obs[i], expected[i], age[i], f"copy {i}, step {t}")
+    assert ends["terminated"] >= 2 and ends["truncated"] >= 2, ends
+    envs.close()
+    reference.close()
+
+
+def test_the_ale_vector_env_fires_after_each_lost_life_as_the_next_step(dqn_atari):
+    # A policy that never presses FIRE: the env serves the ball after each lost life by taking
+    # FIRE as the copy's next action, and says so in infos["actions"]; the game ends by its lives.
+    envs = dqn_atari.AleVectorEnv("ALE/Breakout-v5", 2, max_episode_steps=None)
+    record = play_vector(envs, lambda t: np.full(2, NOOP), 1500)
+    for i in range(2):
+        lost = [t for t, (*_, infos) in enumerate(record) if infos["life_lost"][i]]
+        fired = [t for t, (*_, infos) in enumerate(record) if infos["actions"][i] == FIRE]
+        ended = [t for t, (*_, terminations, _, _) in enumerate(record) if terminations[i]]
+        assert len(lost) >= 4 and ended, (lost, ended)
+        assert fired == [t + 1 for t in lost if t + 1 < len(record)], "FIRE on the step after each lost life"
+        first_game = [t for t in lost if t < ended[0]]
+        assert len(first_game) == 4, "four lives lost within the game, the fifth ends it"
+        episode = record[ended[0]][6]["final_info"]["episode"]
+        assert episode["l"][i] == ended[0] + 1, "an episode is the whole game"
+        assert not record[ended[0]][6]["life_lost"][i], "a game's end is a termination, not a lost life"
+    envs.close()
+
+
+def test_the_ale_vector_env_clips_rewards_for_learning_and_counts_them_whole_in_the_score(dqn_atari):
+    envs = dqn_atari.AleVectorEnv("ALE/SpaceInvaders-v5", 2, max_episode_steps=None)
+    rng = np.random.default_rng(0)
+    record = play_vector(envs, lambda t: rng.integers(6, size=2), 1500)
+    clipped = np.array([rewards for _, _, _, rewards, *_ in record])
+    assert set(np.unique(clipped)) == {0.0, 1.0}
+    t_end, i = next((t, i) for t, (*_, terminations, _, _) in enumerate(record) for i in np.flatnonzero(terminations))
+    score = record[t_end][6]["final_info"]["episode"]["r"][i]
+    assert score > clipped[: t_end + 1, i].sum() > 0  # invaders are worth 5 to 30 points
+    envs.close()
+
+
 def test_each_gradient_step_descends_the_clipped_huber_td_loss_and_the_target_is_copied(dqn_atari, tmp_path,
                                                                                        monkeypatch):
     gamma, max_grad_norm = 0.9, 1e-3  # a small norm bound, so that clipping acts on most steps

@@ -133,68 +133,13 @@ def make_env(env_id: str, max_episode_steps: int | None, render_mode: str | None
 
 
 def make_vector_env(args: Args) -> gym.vector.VectorEnv:
-    """args.num_envs copies that reset an ended episode on the step that ends it (SAME_STEP), with
-    its true final observation in infos["final_obs"]: every step is one valid transition per copy."""
+    # SAME_STEP autoreset puts an ending episode's true final observation in infos["final_obs"]
+    # on the step that ends it: every step is one valid transition per copy.
     if args.vector_env == "ale" or (args.vector_env == "auto" and args.num_envs > 1):
-        return AleVectorEnv(args.env_id, args.num_envs, args.max_episode_steps)  # measured faster: atari.md
+        return AleVectorEnv(args.env_id, args.num_envs, args.max_episode_steps)  # the fast path, below the banner
     vector_env_class = gym.vector.AsyncVectorEnv if args.vector_env == "async" else gym.vector.SyncVectorEnv
     return vector_env_class([make_env(args.env_id, args.max_episode_steps) for _ in range(args.num_envs)],
                             autoreset_mode=AutoresetMode.SAME_STEP)
-
-
-class AleVectorEnv(gym.vector.VectorEnv):
-    """Copies of an Atari game stepped in ale-py's C++ threads, preprocessed as make_env does with
-    two differences: the no-ops at a game's start follow FIRE, and FIRE at the start of a later
-    life is the copy's next step (infos["actions"] holds the actions taken). ale-py does the
-    no-ops, frame skip, max-pooling, 84×84 grayscale and FIRE at a game's start; this class the
-    frame stack (an episode's first frame repeated, as the replay buffer rebuilds it), reward
-    clipping, whole-game episode statistics and the life_lost flag, as make_env's wrappers do."""
-
-    def __init__(self, env_id: str, num_envs: int, max_episode_steps: int | None):
-        from ale_py.vector_env import AtariVectorEnv
-
-        game = gym.spec(env_id).kwargs
-        max_frames = game["max_num_frames_per_episode"]
-        if max_episode_steps is not None:  # an agent step is 4 frames
-            max_frames = min(max_frames, 4 * max_episode_steps)
-        self.ale = AtariVectorEnv(game["game"], num_envs, repeat_action_probability=game["repeat_action_probability"],
-                                  full_action_space=game["full_action_space"], max_num_frames_per_episode=max_frames,
-                                  noop_max=30, frameskip=4, img_height=84, img_width=84, stack_num=1,
-                                  reward_clipping=False, autoreset_mode=AutoresetMode.SAME_STEP)
-        self.num_envs, self.single_action_space = num_envs, self.ale.single_action_space
-        self.single_observation_space = gym.spaces.Box(0, 255, (FRAME_STACK, 84, 84), np.uint8)
-        self.action_space = gym.vector.utils.batch_space(self.single_action_space, num_envs)
-        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, num_envs)
-        self.metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
-        self.fire = self.ale.ale.get_action_set()[1] == ale_py.Action.FIRE
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
-        frames, info = self.ale.reset(seed=seed)  # copy i is seeded with seed + i
-        self.stacks = np.repeat(frames, FRAME_STACK, axis=1)  # (num_envs, FRAME_STACK, 84, 84)
-        self.lives, self.serve = info["lives"], np.zeros(self.num_envs, dtype=bool)
-        self.returns, self.lengths = np.zeros(self.num_envs), np.zeros(self.num_envs, dtype=np.int64)
-        return self.stacks, {"life_lost": np.zeros(self.num_envs, dtype=bool)}
-
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
-        actions = np.where(self.serve, 1, actions)
-        frames, rewards, terminations, truncations, info = self.ale.step(actions)
-        ended = terminations | truncations
-        self.returns, self.lengths = self.returns + rewards, self.lengths + 1
-        self.stacks = np.concatenate([self.stacks[:, 1:], frames], axis=1)  # a new array: returned as is
-        life_lost = ~ended & (info["lives"] < self.lives)  # an ended copy's lives are its next game's
-        self.lives, self.serve = info["lives"], life_lost & self.fire
-        infos = {"life_lost": life_lost, "actions": actions}
-        if ended.any():  # frames holds the next episode's first frame there, info["final_obs"] the last
-            final_obs = self.stacks.copy()
-            final_obs[ended, -1] = info["final_obs"][ended, 0]
-            self.stacks[ended] = frames[ended]
-            infos |= {"final_obs": final_obs, "_final_obs": ended, "_final_info": ended, "final_info": {
-                "episode": {"r": self.returns.copy(), "l": self.lengths.copy()}, "life_lost": life_lost}}
-            self.returns[ended], self.lengths[ended] = 0.0, 0
-        return self.stacks, np.clip(rewards, -1, 1).astype(np.float32), terminations, truncations, infos
-
-    def close_extras(self, **kwargs) -> None:
-        self.ale.close()
 
 
 def lost_lives(infos: dict) -> np.ndarray:
@@ -535,6 +480,62 @@ class Run:
         }
         write_json_atomically(os.path.join(self.dir, "summary.json"), summary)
         return {**summary, "episodic_returns": self.episodic_returns, **objects}
+
+
+class AleVectorEnv(gym.vector.VectorEnv):
+    """make_vector_env's fast path from 2 copies on, where it was measured faster (atari.md).
+    Copies of an Atari game stepped in ale-py's C++ threads, preprocessed as make_env does with
+    two differences: the no-ops at a game's start follow FIRE, and FIRE at the start of a later
+    life is the copy's next step (infos["actions"] holds the actions taken). ale-py does the
+    no-ops, frame skip, max-pooling, 84×84 grayscale and FIRE at a game's start; this class the
+    frame stack (an episode's first frame repeated, as the replay buffer rebuilds it), reward
+    clipping, whole-game episode statistics and the life_lost flag, as make_env's wrappers do."""
+
+    def __init__(self, env_id: str, num_envs: int, max_episode_steps: int | None):
+        from ale_py.vector_env import AtariVectorEnv
+
+        game = gym.spec(env_id).kwargs
+        max_frames = game["max_num_frames_per_episode"]
+        if max_episode_steps is not None:  # an agent step is 4 frames
+            max_frames = min(max_frames, 4 * max_episode_steps)
+        self.ale = AtariVectorEnv(game["game"], num_envs, repeat_action_probability=game["repeat_action_probability"],
+                                  full_action_space=game["full_action_space"], max_num_frames_per_episode=max_frames,
+                                  noop_max=30, frameskip=4, img_height=84, img_width=84, stack_num=1,
+                                  reward_clipping=False, autoreset_mode=AutoresetMode.SAME_STEP)
+        self.num_envs, self.single_action_space = num_envs, self.ale.single_action_space
+        self.single_observation_space = gym.spaces.Box(0, 255, (FRAME_STACK, 84, 84), np.uint8)
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, num_envs)
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, num_envs)
+        self.metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
+        self.fire = self.ale.ale.get_action_set()[1] == ale_py.Action.FIRE
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        frames, info = self.ale.reset(seed=seed)  # copy i is seeded with seed + i
+        self.stacks = np.repeat(frames, FRAME_STACK, axis=1)  # (num_envs, FRAME_STACK, 84, 84)
+        self.lives, self.serve = info["lives"], np.zeros(self.num_envs, dtype=bool)
+        self.returns, self.lengths = np.zeros(self.num_envs), np.zeros(self.num_envs, dtype=np.int64)
+        return self.stacks, {"life_lost": np.zeros(self.num_envs, dtype=bool)}
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+        actions = np.where(self.serve, 1, actions)
+        frames, rewards, terminations, truncations, info = self.ale.step(actions)
+        ended = terminations | truncations
+        self.returns, self.lengths = self.returns + rewards, self.lengths + 1
+        self.stacks = np.concatenate([self.stacks[:, 1:], frames], axis=1)  # a new array: returned as is
+        life_lost = ~ended & (info["lives"] < self.lives)  # an ended copy's lives are its next game's
+        self.lives, self.serve = info["lives"], life_lost & self.fire
+        infos = {"life_lost": life_lost, "actions": actions}
+        if ended.any():  # frames holds the next episode's first frame there, info["final_obs"] the last
+            final_obs = self.stacks.copy()
+            final_obs[ended, -1] = info["final_obs"][ended, 0]
+            self.stacks[ended] = frames[ended]
+            infos |= {"final_obs": final_obs, "_final_obs": ended, "_final_info": ended, "final_info": {
+                "episode": {"r": self.returns.copy(), "l": self.lengths.copy()}, "life_lost": life_lost}}
+            self.returns[ended], self.lengths[ended] = 0.0, 0
+        return self.stacks, np.clip(rewards, -1, 1).astype(np.float32), terminations, truncations, infos
+
+    def close_extras(self, **kwargs) -> None:
+        self.ale.close()
 
 
 def evaluate(policy: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes: int, seed: int,

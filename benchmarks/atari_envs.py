@@ -53,11 +53,10 @@ def dqn_atari_ale_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
 def ale_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
     from ale_py.vector_env import AtariVectorEnv
 
-    game = env_id.removeprefix("ALE/").split("-")[0].removesuffix("NoFrameskip")
-    game = "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(game))
-    sticky = gym.spec(env_id).kwargs.get("repeat_action_probability", 0.0)
-    return AtariVectorEnv(game, num_envs, repeat_action_probability=sticky, noop_max=30, frameskip=4,
-                          stack_num=4, img_height=84, img_width=84, grayscale=True, reward_clipping=False)
+    game = gym.spec(env_id).kwargs  # ale-py's ROM name and the id's sticky actions
+    return AtariVectorEnv(game["game"], num_envs, repeat_action_probability=game["repeat_action_probability"],
+                          noop_max=30, frameskip=4, stack_num=4, img_height=84, img_width=84, grayscale=True,
+                          reward_clipping=False)
 
 
 def envpool_env(env_id: str, num_envs: int):

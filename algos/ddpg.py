@@ -35,8 +35,6 @@ from stable_baselines3.common.type_aliases import ReplayBufferSamples
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-SCRIPT = os.path.basename(__file__)
-
 
 @dataclass
 class Args:
@@ -58,7 +56,7 @@ class Args:
     total_timesteps: int = 30_000  # environment steps over all copies; 0 only evaluates (e.g. a --model-path)
     num_envs: int = 1  # number of environment copies stepped together
     seed: int = 1  # seed of python, numpy, torch and the environments
-    exp_name: str = SCRIPT[: -len(".py")]  # name of this experiment, part of the run folder's name
+    exp_name: str = os.path.basename(__file__).removesuffix(".py")  # name of this experiment, part of the run folder's name
     async_envs: bool = False  # step the copies in subprocesses (gymnasium AsyncVectorEnv) instead of in this one
     max_episode_steps: int | None = None  # time limit in steps per episode; None keeps the env's registered limit
     device: str = "auto"  # torch device: auto (CUDA if present, else CPU), cpu, cuda, cuda:N or mps
@@ -83,13 +81,6 @@ def make_env(env_id: str, max_episode_steps: int | None, render_mode: str | None
         return gym.wrappers.RecordEpisodeStatistics(env)
 
     return thunk
-
-
-def make_vector_env(args: Args) -> gym.vector.VectorEnv:
-    # SAME_STEP autoreset: infos["final_obs"] holds an ending episode's true final observation; every step is a transition
-    vector_env_class = gym.vector.AsyncVectorEnv if args.async_envs else gym.vector.SyncVectorEnv
-    return vector_env_class([make_env(args.env_id, args.max_episode_steps) for _ in range(args.num_envs)],
-                            autoreset_mode=AutoresetMode.SAME_STEP)
 
 
 def mlp(width_in: int, hidden_sizes: tuple[int, ...], width_out: int) -> nn.Sequential:
@@ -138,10 +129,8 @@ def gaussian_noise(sigma: float, shape: tuple[int, int], rng: np.random.Generato
 
 def ornstein_uhlenbeck_noise(state: np.ndarray, sigma: float, theta: float, dt: float,
                              rng: np.random.Generator) -> np.ndarray:
-    """x ← x − θ x dt + σ √dt ε, ε ~ N(0, 1), in place on state (num_envs, action_dim): one process per env
-    copy and action dimension, which train() sets back to 0 when its copy's episode ends. At an episode's
-    step t its standard deviation is σ √(dt (1 − ρ^(2t)) / (1 − ρ²)), ρ = 1 − θ dt: with the default θ and dt
-    0.1 σ at step 1, 0.93 σ at 100, 1.61 σ at 500 and σ / √(θ (2 − θ dt)) = 1.83 σ at length."""
+    """x ← x − θ x dt + σ √dt ε, ε ~ N(0, 1), in place on state (num_envs, action_dim): one process per env copy
+    and action dimension, which train() sets back to 0 when its copy's episode ends (its growth: ddpg.md)."""
     state += -theta * state * dt + sigma * np.sqrt(dt) * rng.standard_normal(state.shape)
     return state.copy()
 
@@ -207,15 +196,12 @@ def train(args: Args) -> dict:
     device = resolve_device(args.device)
     seed_everything(args.seed, args.torch_deterministic)
     envs = make_vector_env(args)
-    action_space = envs.single_action_space
-    action_dim, obs_dim = action_space.shape[0], envs.single_observation_space.shape[0]
+    action_space, obs_dim = envs.single_action_space, envs.single_observation_space.shape[0]
     actor = Actor(obs_dim, action_space.low, action_space.high, args.hidden_sizes).to(device)
-    qf = QNetwork(obs_dim, action_dim, args.hidden_sizes).to(device)
+    qf = QNetwork(obs_dim, action_space.shape[0], args.hidden_sizes).to(device)
     if args.model_path is not None:
         load_model(actor, qf, args.model_path, args, device)
     target_actor, target_qf = copy.deepcopy(actor).requires_grad_(False), copy.deepcopy(qf).requires_grad_(False)
-    online_parameters = [*actor.parameters(), *qf.parameters()]
-    target_parameters = [*target_actor.parameters(), *target_qf.parameters()]
     actor_optimizer = torch.optim.Adam(actor.parameters(), lr=args.learning_rate, fused=True)  # fused: one kernel
     qf_optimizer = torch.optim.Adam(qf.parameters(), lr=args.learning_rate, fused=True)
     replay_buffer = ReplayBuffer(args.buffer_size, envs.single_observation_space, action_space, device,
@@ -223,14 +209,13 @@ def train(args: Args) -> dict:
     policy = deterministic_policy(actor, device)
     run = Run(args, policy)
     rng = np.random.default_rng(args.seed)
-    noise_shape = (args.num_envs, action_dim)
+    noise_shape = (args.num_envs, *action_space.shape)
     ou_state = np.zeros(noise_shape)
     action_scale = (action_space.high - action_space.low) / 2.0
     global_step = 0
     obs, _ = envs.reset(seed=args.seed)
     try:
         while global_step < args.total_timesteps:
-            # uniform random actions until learning_starts, then μ(s) plus noise, within the bounds
             if global_step < args.learning_starts:
                 actions = rng.uniform(action_space.low, action_space.high, size=noise_shape)
             else:
@@ -260,19 +245,21 @@ def train(args: Args) -> dict:
                     run.gradient_steps += 1
                     if run.gradient_steps % args.policy_frequency == 0:
                         run.actor_loss = actor_step(actor, qf, actor_optimizer, data.observations)
-                        soft_update(target_parameters, online_parameters, args.tau)
+                        soft_update(target_actor.parameters(), actor.parameters(), args.tau)
+                        soft_update(target_qf.parameters(), qf.parameters(), args.tau)
                         run.target_updates += 1
             run.log(global_step)
     except FloatingPointError as error:  # stop; the logs so far stay
         run.status = f"{error} at step {global_step}"
     model = {"hidden_sizes": list(args.hidden_sizes), "actor": actor.state_dict(), "qf": qf.state_dict()}
-    summary = run.finish(global_step, model, actor=actor, qf=qf, target_actor=target_actor, target_qf=target_qf,
-                         replay_buffer=replay_buffer)
     envs.close()
-    return summary
+    return run.finish(global_step, model, actor=actor, qf=qf, target_actor=target_actor, target_qf=target_qf,
+                      replay_buffer=replay_buffer)
 
 
 # ==== bookkeeping: nothing below this line is the algorithm ===============================
+
+SCRIPT = os.path.basename(__file__)  # in messages and saved models
 
 
 class Run:
@@ -415,6 +402,13 @@ def numpy_deterministic_policy(actor: Actor) -> Callable[[np.ndarray], np.ndarra
 def crossings(step: int, step_size: int, interval: int) -> int:
     """How many multiples of interval lie in (step - step_size, step]."""
     return step // interval - (step - step_size) // interval
+
+
+def make_vector_env(args: Args) -> gym.vector.VectorEnv:
+    # SAME_STEP autoreset: infos["final_obs"] holds an ending episode's true final observation; every step is a transition
+    vector_env_class = gym.vector.AsyncVectorEnv if args.async_envs else gym.vector.SyncVectorEnv
+    return vector_env_class([make_env(args.env_id, args.max_episode_steps) for _ in range(args.num_envs)],
+                            autoreset_mode=AutoresetMode.SAME_STEP)
 
 
 def seed_everything(seed: int, torch_deterministic: bool) -> None:

@@ -34,7 +34,6 @@ from stable_baselines3.common.buffers import ReplayBuffer
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-SCRIPT = os.path.basename(__file__)
 NO_LIMIT_CAP = 500
 
 
@@ -57,7 +56,7 @@ class Args:
     total_timesteps: int = 200_000  # agent steps over all copies (--action-repeat env steps each); 0 only evaluates
     num_envs: int = 8  # number of environment copies stepped together
     seed: int = 1  # seed of python, numpy, torch and the environments
-    exp_name: str = SCRIPT[: -len(".py")]  # name of this experiment, part of the run folder's name
+    exp_name: str = os.path.basename(__file__).removesuffix(".py")  # name of this experiment, part of the run folder's name
     async_envs: bool = False  # step the copies in subprocesses (gymnasium AsyncVectorEnv) instead of in this one
     max_episode_steps: int | None = None  # time limit in env steps; None keeps the registered one, or 500 where there is none
     device: str = "auto"  # torch device of the table: auto (CUDA if present, else CPU), cpu, cuda, cuda:N or mps
@@ -135,13 +134,6 @@ def make_env(args: Args, discretizer: Discretizer | None, render_mode: str | Non
         return gym.wrappers.RecordEpisodeStatistics(env) if statistics else env
 
     return thunk
-
-
-def make_vector_env(args: Args, discretizer: Discretizer | None) -> gym.vector.VectorEnv:
-    # SAME_STEP autoreset: infos["final_obs"] holds an ending episode's true final state; every step is a transition
-    vector_env_class = gym.vector.AsyncVectorEnv if args.async_envs else gym.vector.SyncVectorEnv
-    return vector_env_class([make_env(args, discretizer) for _ in range(args.num_envs)],
-                            autoreset_mode=AutoresetMode.SAME_STEP)
 
 
 class QTable(nn.Module):
@@ -253,13 +245,14 @@ def train(args: Args) -> dict:
             run.log(global_step, epsilon, alpha)
     except FloatingPointError as error:  # stop; the logs so far stay
         run.status = f"{error} at step {global_step}"
-    summary = run.finish(global_step, {"q_network": q_network.state_dict()}, q_network=q_network, q_table=q_table,
-                         replay_buffer=replay_buffer)
     envs.close()
-    return summary
+    return run.finish(global_step, {"q_network": q_network.state_dict()}, q_network=q_network, q_table=q_table,
+                      replay_buffer=replay_buffer)
 
 
 # ==== bookkeeping: nothing below this line is the algorithm ===============================
+
+SCRIPT = os.path.basename(__file__)  # in messages and saved models
 
 
 class Run:
@@ -432,6 +425,13 @@ def greedy_trajectory(q_table: np.ndarray, args: Args, discretizer: Discretizer,
 def crossings(step: int, step_size: int, interval: int) -> int:
     """How many multiples of interval lie in (step - step_size, step]."""
     return step // interval - (step - step_size) // interval
+
+
+def make_vector_env(args: Args, discretizer: Discretizer | None) -> gym.vector.VectorEnv:
+    # SAME_STEP autoreset: infos["final_obs"] holds an ending episode's true final state; every step is a transition
+    vector_env_class = gym.vector.AsyncVectorEnv if args.async_envs else gym.vector.SyncVectorEnv
+    return vector_env_class([make_env(args, discretizer) for _ in range(args.num_envs)],
+                            autoreset_mode=AutoresetMode.SAME_STEP)
 
 
 def seed_everything(seed: int) -> None:

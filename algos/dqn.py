@@ -32,8 +32,6 @@ from stable_baselines3.common.type_aliases import ReplayBufferSamples
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-SCRIPT = os.path.basename(__file__)
-
 
 @dataclass
 class Args:
@@ -58,7 +56,7 @@ class Args:
     total_timesteps: int = 50_000  # environment steps over all copies; 0 only evaluates (e.g. a --model-path)
     num_envs: int = 1  # number of environment copies stepped together
     seed: int = 1  # seed of python, numpy, torch and the environments
-    exp_name: str = SCRIPT[: -len(".py")]  # name of this experiment, part of the run folder's name
+    exp_name: str = os.path.basename(__file__).removesuffix(".py")  # name of this experiment, part of the run folder's name
     async_envs: bool = False  # step the copies in subprocesses (gymnasium AsyncVectorEnv) instead of in this one
     max_episode_steps: int | None = None  # time limit in steps per episode; None keeps the env's registered limit
     device: str = "auto"  # torch device: auto (CUDA if present, else CPU), cpu, cuda, cuda:N or mps
@@ -83,14 +81,6 @@ def make_env(env_id: str, max_episode_steps: int | None, render_mode: str | None
         return gym.wrappers.RecordEpisodeStatistics(env)
 
     return thunk
-
-
-def make_vector_env(args: Args) -> gym.vector.VectorEnv:
-    # SAME_STEP autoreset puts an ending episode's true final observation in infos["final_obs"]
-    # on the step that ends it: every step is one valid transition per copy.
-    vector_env_class = gym.vector.AsyncVectorEnv if args.async_envs else gym.vector.SyncVectorEnv
-    return vector_env_class([make_env(args.env_id, args.max_episode_steps) for _ in range(args.num_envs)],
-                            autoreset_mode=AutoresetMode.SAME_STEP)
 
 
 class QNetwork(nn.Sequential):
@@ -235,13 +225,14 @@ def train(args: Args) -> dict:
     except FloatingPointError as error:  # stop; the logs so far stay
         run.status = f"{error} at step {global_step}"
     model = {"hidden_sizes": list(args.hidden_sizes), "q_network": q_network.state_dict()}
-    summary = run.finish(global_step, model, q_network=q_network, target_network=target_network,
-                         replay_buffer=replay_buffer)
     envs.close()
-    return summary
+    return run.finish(global_step, model, q_network=q_network, target_network=target_network,
+                      replay_buffer=replay_buffer)
 
 
 # ==== bookkeeping: nothing below this line is the algorithm ===============================
+
+SCRIPT = os.path.basename(__file__)  # in messages and saved models
 
 
 class Run:
@@ -374,6 +365,14 @@ def numpy_greedy_policy(q_network: QNetwork) -> Callable[[np.ndarray], np.ndarra
 def crossings(step: int, step_size: int, interval: int) -> int:
     """How many multiples of interval lie in (step - step_size, step]."""
     return step // interval - (step - step_size) // interval
+
+
+def make_vector_env(args: Args) -> gym.vector.VectorEnv:
+    # SAME_STEP autoreset puts an ending episode's true final observation in infos["final_obs"]
+    # on the step that ends it: every step is one valid transition per copy.
+    vector_env_class = gym.vector.AsyncVectorEnv if args.async_envs else gym.vector.SyncVectorEnv
+    return vector_env_class([make_env(args.env_id, args.max_episode_steps) for _ in range(args.num_envs)],
+                            autoreset_mode=AutoresetMode.SAME_STEP)
 
 
 def seed_everything(seed: int, torch_deterministic: bool) -> None:

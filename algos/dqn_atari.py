@@ -44,7 +44,6 @@ try:  # ale-py's wheels carry the game ROMs; without it, check_args says how to 
 except ImportError:
     ale_py = None
 
-SCRIPT = os.path.basename(__file__)
 FRAME_STACK = 4  # frames per state
 
 
@@ -70,7 +69,7 @@ class Args:
     total_timesteps: int = 10_000_000  # agent steps (4 frames each) over all copies; 0 only evaluates (e.g. a --model-path)
     num_envs: int = 1  # number of environment copies stepped together
     seed: int = 1  # seed of python, numpy, torch and the environments
-    exp_name: str = SCRIPT[: -len(".py")]  # name of this experiment, part of the run folder's name
+    exp_name: str = os.path.basename(__file__).removesuffix(".py")  # name of this experiment, part of the run folder's name
     vector_env: Literal["auto", "ale", "sync", "async"] = "auto"  # copies in ale-py's C++ threads (AleVectorEnv) or gymnasium's Sync/AsyncVectorEnv; auto: ale from 2 copies on
     max_episode_steps: int | None = None  # time limit in agent steps per game; None keeps the game's (108,000 frames)
     device: str = "auto"  # torch device: auto (CUDA if present, else CPU), cpu, cuda, cuda:N or mps
@@ -130,16 +129,6 @@ def make_env(env_id: str, max_episode_steps: int | None, render_mode: str | None
         return gym.wrappers.FrameStackObservation(env, FRAME_STACK)
 
     return thunk
-
-
-def make_vector_env(args: Args) -> gym.vector.VectorEnv:
-    # SAME_STEP autoreset puts an ending episode's true final observation in infos["final_obs"]
-    # on the step that ends it: every step is one valid transition per copy.
-    if args.vector_env == "ale" or (args.vector_env == "auto" and args.num_envs > 1):
-        return AleVectorEnv(args.env_id, args.num_envs, args.max_episode_steps)  # the fast path, below the banner
-    vector_env_class = gym.vector.AsyncVectorEnv if args.vector_env == "async" else gym.vector.SyncVectorEnv
-    return vector_env_class([make_env(args.env_id, args.max_episode_steps) for _ in range(args.num_envs)],
-                            autoreset_mode=AutoresetMode.SAME_STEP)
 
 
 def lost_lives(infos: dict) -> np.ndarray:
@@ -367,13 +356,14 @@ def train(args: Args) -> dict:
     except FloatingPointError as error:  # stop; the logs so far stay
         run.status = f"{error} at step {global_step}"
     model = {"q_network": q_network.state_dict()}
-    summary = run.finish(global_step, model, q_network=q_network, target_network=target_network,
-                         replay_buffer=replay_buffer)
     envs.close()
-    return summary
+    return run.finish(global_step, model, q_network=q_network, target_network=target_network,
+                      replay_buffer=replay_buffer)
 
 
 # ==== bookkeeping: nothing below this line is the algorithm ===============================
+
+SCRIPT = os.path.basename(__file__)  # in messages and saved models
 
 
 class Run:
@@ -558,6 +548,16 @@ def evaluate(policy: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes:
 def crossings(step: int, step_size: int, interval: int) -> int:
     """How many multiples of interval lie in (step - step_size, step]."""
     return step // interval - (step - step_size) // interval
+
+
+def make_vector_env(args: Args) -> gym.vector.VectorEnv:
+    # SAME_STEP autoreset puts an ending episode's true final observation in infos["final_obs"]
+    # on the step that ends it: every step is one valid transition per copy.
+    if args.vector_env == "ale" or (args.vector_env == "auto" and args.num_envs > 1):
+        return AleVectorEnv(args.env_id, args.num_envs, args.max_episode_steps)  # the fast path
+    vector_env_class = gym.vector.AsyncVectorEnv if args.vector_env == "async" else gym.vector.SyncVectorEnv
+    return vector_env_class([make_env(args.env_id, args.max_episode_steps) for _ in range(args.num_envs)],
+                            autoreset_mode=AutoresetMode.SAME_STEP)
 
 
 def seed_everything(seed: int, torch_deterministic: bool) -> None:

@@ -30,8 +30,6 @@ from torch.distributions import Categorical, Distribution, Independent, Normal
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-SCRIPT = os.path.basename(__file__)
-
 
 @dataclass
 class Args:
@@ -46,7 +44,7 @@ class Args:
     total_timesteps: int = 100_000  # environment steps over all copies; 0 only evaluates (e.g. a --model-path)
     num_envs: int = 8  # number of environment copies stepped together
     seed: int = 1  # seed of python, numpy, torch and the environments
-    exp_name: str = SCRIPT[: -len(".py")]  # name of this experiment, part of the run folder's name
+    exp_name: str = os.path.basename(__file__).removesuffix(".py")  # name of this experiment, part of the run folder's name
     async_envs: bool = False  # step the copies in subprocesses (gymnasium AsyncVectorEnv) instead of in this one
     max_episode_steps: int | None = None  # time limit in steps per episode; None keeps the env's registered limit
     device: str = "auto"  # torch device: auto (CUDA if present, else CPU), cpu, cuda, cuda:N or mps
@@ -68,13 +66,6 @@ def make_env(env_id: str, max_episode_steps: int | None, render_mode: str | None
         return gym.wrappers.RecordEpisodeStatistics(env)
 
     return thunk
-
-
-def make_vector_env(args: Args) -> gym.vector.VectorEnv:
-    # SAME_STEP autoreset: each step belongs to exactly one episode; NEXT_STEP would spend one per episode on a reset
-    vector_env_class = gym.vector.AsyncVectorEnv if args.async_envs else gym.vector.SyncVectorEnv
-    return vector_env_class([make_env(args.env_id, args.max_episode_steps) for _ in range(args.num_envs)],
-                            autoreset_mode=AutoresetMode.SAME_STEP)
 
 
 def mlp(width_in: int, hidden_sizes: tuple[int, ...], width_out: int) -> nn.Sequential:
@@ -258,12 +249,13 @@ def train(args: Args) -> dict:
     except FloatingPointError as error:  # stop; the logs so far stay
         run.status = f"{error} at step {global_step}"
     model = {"hidden_sizes": list(args.hidden_sizes), "policy": policy.state_dict()}
-    summary = run.finish(global_step, model, policy=policy)
     envs.close()
-    return summary
+    return run.finish(global_step, model, policy=policy)
 
 
 # ==== bookkeeping: nothing below this line is the algorithm ===============================
+
+SCRIPT = os.path.basename(__file__)  # in messages and saved models
 
 
 def evaluation_policy(policy: Policy, device: torch.device, action_space: gym.spaces.Space,
@@ -417,6 +409,13 @@ def evaluate(policy: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes:
 def crossings(step: int, step_size: int, interval: int) -> int:
     """How many multiples of interval lie in (step - step_size, step]."""
     return step // interval - (step - step_size) // interval
+
+
+def make_vector_env(args: Args) -> gym.vector.VectorEnv:
+    # SAME_STEP autoreset: each step belongs to exactly one episode; NEXT_STEP would spend one per episode on a reset
+    vector_env_class = gym.vector.AsyncVectorEnv if args.async_envs else gym.vector.SyncVectorEnv
+    return vector_env_class([make_env(args.env_id, args.max_episode_steps) for _ in range(args.num_envs)],
+                            autoreset_mode=AutoresetMode.SAME_STEP)
 
 
 def seed_everything(seed: int, torch_deterministic: bool) -> None:

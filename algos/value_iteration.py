@@ -33,7 +33,6 @@ import torch
 import tyro
 from torch.utils.tensorboard import SummaryWriter
 
-SCRIPT = os.path.basename(__file__)
 NO_LIMIT_CAP = 500
 
 
@@ -45,7 +44,7 @@ class Args:
 
     env_id: str = "FrozenLake-v1"  # gymnasium id of an env whose unwrapped env exposes its transition table P
     seed: int = 1  # seed of the evaluation episodes
-    exp_name: str = SCRIPT[: -len(".py")]  # name of this experiment, part of the run folder's name
+    exp_name: str = os.path.basename(__file__).removesuffix(".py")  # name of this experiment, part of the run folder's name
     max_episode_steps: int | None = None  # time limit in steps; None keeps the registered one, or 500 where there is none
     device: str = "auto"  # torch device of the tables: auto (CUDA if present, else CPU), cpu, cuda or cuda:N
     capture_video: bool = False  # record evaluation episodes as mp4 into {video_dir}/{run_name}/
@@ -180,6 +179,8 @@ def train(args: Args) -> dict:
 
 
 # ==== bookkeeping: nothing below this line is the algorithm ===============================
+
+SCRIPT = os.path.basename(__file__)  # in messages and saved models
 
 
 class Run:
